@@ -1,0 +1,69 @@
+"""The composition root: builds every part from ``Settings`` and wires them into one FastAPI app."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from responses_gateway import __version__
+from responses_gateway.api import health, passthrough, responses
+from responses_gateway.api.deps import Gateway
+from responses_gateway.api.errors import install_error_handlers
+from responses_gateway.config import Settings
+from responses_gateway.mcp import EgressPolicy, McpSessions
+from responses_gateway.orchestrator.turn_loop import Orchestrator
+from responses_gateway.service.responses_service import ResponsesService
+from responses_gateway.store.engine import create_engine
+from responses_gateway.store.responses import ResponseStore
+from responses_gateway.upstream import UpstreamClient
+
+
+def create_app(settings: Settings) -> FastAPI:
+    logging.getLogger("responses_gateway").setLevel(settings.log_level.upper())
+    # Both HTTP stacks log every request URL at INFO; MCP URLs and paths can carry secrets.
+    for noisy in ("httpx", "httpx2", "httpcore", "httpcore2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        upstream = UpstreamClient(settings)
+        orchestrator = Orchestrator(
+            upstream,
+            lambda: McpSessions(settings),
+            max_tool_rounds=settings.max_tool_rounds,
+            max_tokens_param=settings.upstream_max_tokens_param,
+        )
+        service = ResponsesService(
+            ResponseStore(engine),
+            orchestrator,
+            policy=EgressPolicy.from_settings(settings),
+            default_approval=settings.mcp_default_approval,
+        )
+        app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys))
+        try:
+            yield
+        finally:
+            await upstream.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="responses-gateway",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_error_handlers(app)
+    app.include_router(responses.router)
+    app.include_router(passthrough.router)
+    app.include_router(health.router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """Factory for uvicorn (``--workers`` needs an importable one)."""
+    return create_app(Settings())

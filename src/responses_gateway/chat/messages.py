@@ -1,0 +1,152 @@
+"""Responses items → chat-completions ``messages``.
+
+Calls and their results are grouped the way chat templates expect: one assistant message carrying
+the text and every tool call of a step, followed by one ``tool`` message per result. Reasoning and
+``mcp_list_tools`` items have no chat equivalent and are left out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from responses_gateway.errors import InvalidRequest
+
+ChatMessage = dict[str, Any]
+
+DENIED_TOOL_RESULT = "The user denied this tool call."
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.messages: list[ChatMessage] = []
+        self._text: list[str] = []
+        self._calls: list[dict[str, Any]] = []
+        self._results: list[ChatMessage] = []
+
+    def assistant_text(self, text: str) -> None:
+        if self._results:
+            self.flush()
+        self._text.append(text)
+
+    def call(self, call_id: str, name: str, arguments: str) -> None:
+        if self._results:
+            self.flush()
+        self._calls.append(
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        )
+
+    def result(self, call_id: str, content: str) -> None:
+        self._results.append({"role": "tool", "tool_call_id": call_id, "content": content})
+
+    def plain(self, message: ChatMessage) -> None:
+        self.flush()
+        self.messages.append(message)
+
+    def flush(self) -> None:
+        if self._text or self._calls:
+            message: ChatMessage = {"role": "assistant", "content": "".join(self._text) or None}
+            if self._calls:
+                message["tool_calls"] = self._calls
+            self.messages.append(message)
+        self.messages.extend(self._results)
+        self._text, self._calls, self._results = [], [], []
+
+
+def _text_of_parts(parts: list[dict[str, Any]]) -> str:
+    out: list[str] = []
+    for part in parts:
+        kind = part["type"]
+        if kind in ("input_text", "output_text"):
+            out.append(part["text"])
+        elif kind == "refusal":
+            out.append(part["refusal"])
+    return "".join(out)
+
+
+def _user_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """Plain text when every part is text: many backends (llama.cpp, older vLLM) want a string."""
+    if all(part["type"] == "input_text" for part in parts):
+        return _text_of_parts(parts)
+    chat_parts: list[dict[str, Any]] = []
+    for part in parts:
+        kind = part["type"]
+        if kind in ("input_text", "output_text"):
+            chat_parts.append({"type": "text", "text": part["text"]})
+        elif kind == "input_image":
+            if not part.get("image_url"):
+                raise InvalidRequest(
+                    "input_image parts need an image_url (file ids are not supported).",
+                    param="input",
+                )
+            image = {"url": part["image_url"]}
+            if part.get("detail") in ("low", "high", "auto"):
+                image["detail"] = part["detail"]
+            chat_parts.append({"type": "image_url", "image_url": image})
+        else:
+            raise InvalidRequest(f"Content parts of type '{kind}' are not supported.", param="input")
+    return chat_parts
+
+
+def _message(builder: _Builder, item: dict[str, Any]) -> None:
+    role = item["role"]
+    content = item["content"]
+    if role == "assistant":
+        text = content if isinstance(content, str) else _text_of_parts(content)
+        builder.assistant_text(text)
+        return
+    chat_role = "system" if role == "developer" else role
+    if isinstance(content, str):
+        builder.plain({"role": chat_role, "content": content})
+    elif chat_role == "system":
+        builder.plain({"role": chat_role, "content": _text_of_parts(content)})
+    else:
+        builder.plain({"role": chat_role, "content": _user_content(content)})
+
+
+def _function_output(item: dict[str, Any]) -> str:
+    output = item["output"]
+    if isinstance(output, str):
+        return output
+    return _text_of_parts(output)
+
+
+def _mcp_result(item: dict[str, Any]) -> str:
+    if item.get("error") is not None:
+        error = item["error"]
+        message = error if isinstance(error, str) else error.get("message") or str(error)
+        return f"Error: {message}"
+    return item.get("output") or ""
+
+
+def to_chat_messages(
+    instructions: str | None, items: Iterable[dict[str, Any]], mcp_names: dict[tuple[str, str], str]
+) -> list[ChatMessage]:
+    """Translate the whole context; ``mcp_names`` maps (server_label, tool) to the name the model saw."""
+    builder = _Builder()
+    if instructions:
+        builder.plain({"role": "system", "content": instructions})
+    approvals: dict[str, dict[str, Any]] = {}
+    for item in items:
+        kind = item["type"]
+        if kind == "message":
+            _message(builder, item)
+        elif kind == "function_call":
+            builder.call(item["call_id"], item["name"], item["arguments"])
+        elif kind == "function_call_output":
+            builder.result(item["call_id"], _function_output(item))
+        elif kind == "mcp_call":
+            name = mcp_names.get((item["server_label"], item["name"]), item["name"])
+            builder.call(item["id"], name, item["arguments"])
+            builder.result(item["id"], _mcp_result(item))
+        elif kind == "mcp_approval_request":
+            approvals[item["id"]] = item
+        elif kind == "mcp_approval_response" and not item["approve"]:
+            request = approvals.get(item["approval_request_id"])
+            if request is not None:
+                name = mcp_names.get((request["server_label"], request["name"]), request["name"])
+                builder.call(request["id"], name, request["arguments"])
+                reason = item.get("reason")
+                builder.result(request["id"], f"{DENIED_TOOL_RESULT} {reason}" if reason else DENIED_TOOL_RESULT)
+    builder.flush()
+    return builder.messages

@@ -1,0 +1,45 @@
+"""Settings read from the environment (prefix ``GATEWAY_``); passed in, never a global."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of the gateway; the README's configuration table lists them all."""
+
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+
+    upstream_url: str = "http://127.0.0.1:8000/v1"
+    upstream_api_key: SecretStr | None = None
+    # LLM calls are slow: a read timeout of httpx's default 5 s would cut real generations off.
+    upstream_timeout: float = 600.0
+    upstream_max_connections: int = 256
+    # OpenAI's reasoning models want max_completion_tokens; vLLM, llama.cpp and Ollama know max_tokens.
+    upstream_max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    database_url: str = "sqlite+aiosqlite:///./gateway.db"
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    log_level: str = "warning"
+
+    mcp_default_approval: Literal["always", "never"] = "never"
+    max_tool_rounds: int = Field(default=16, ge=1)
+    mcp_call_timeout: float = Field(default=60.0, gt=0)
+    mcp_connect_timeout: float = Field(default=10.0, gt=0)
+    mcp_list_timeout: float = Field(default=30.0, gt=0)
+    mcp_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
+    mcp_allow_private_networks: bool = False
+    mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("api_keys", "mcp_allowed_hosts", mode="before")
+    @classmethod
+    def _csv(cls, value: object) -> object:
+        return _split_csv(value)

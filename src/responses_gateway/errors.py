@@ -1,0 +1,84 @@
+"""The gateway's error tree and the OpenAI error envelope every 4xx/5xx answers with.
+
+* GatewayError (500, server_error)
+  * InvalidRequest (400, invalid_request_error): bad input, unknown previous_response_id, refused URLs
+  * Unauthorized (401)
+  * NotFound (404)
+  * UpstreamError (status of the upstream, or 502): the chat-completions backend failed
+  * McpDependencyFailed (424): an MCP server could not be listed (OpenAI answers 424 too)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class GatewayError(Exception):
+    """An error reported to the client as ``{"error": {"message", "type", "param", "code"}}``."""
+
+    status_code: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.param = param
+        if status_code is not None:
+            self.status_code = status_code  # type: ignore[misc]
+
+    def envelope(self) -> dict[str, Any]:
+        return error_envelope(self.message, self.type, self.param, self.code)
+
+
+class InvalidRequest(GatewayError):
+    status_code = 400
+    type = "invalid_request_error"
+
+
+class Unauthorized(GatewayError):
+    status_code = 401
+    type = "invalid_request_error"
+
+
+class NotFound(GatewayError):
+    status_code = 404
+    type = "invalid_request_error"
+
+
+class UpstreamError(GatewayError):
+    """The upstream answered an error (its status is kept for 4xx) or could not be reached (502)."""
+
+    status_code = 502
+    type = "upstream_error"
+
+    def envelope(self) -> dict[str, Any]:
+        kind = "invalid_request_error" if self.status_code < 500 else self.type
+        return error_envelope(self.message, kind, self.param, self.code)
+
+
+class McpDependencyFailed(GatewayError):
+    status_code = 424
+    type = "external_connector_error"
+
+
+def error_envelope(
+    message: str, type_: str, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def previous_response_not_found(response_id: str) -> InvalidRequest:
+    """One answer for unknown, deleted, store=false and other owners' ids: no existence oracle."""
+    return InvalidRequest(
+        f"Previous response with id '{response_id}' not found.",
+        code="previous_response_not_found",
+        param="previous_response_id",
+    )

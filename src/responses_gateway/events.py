@@ -1,0 +1,95 @@
+"""Responses streaming events, by OpenAI's names (``ResponseStreamEvent``).
+
+Events are plain dicts: they are encoded the moment the orchestrator yields them (see ``sse.py``), so
+they may hold live item dicts that change later. ``sequence_number`` is stamped by the encoder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Event = dict[str, Any]
+
+
+def lifecycle(kind: str, response: dict[str, Any]) -> Event:
+    """``response.created`` / ``in_progress`` / ``completed`` / ``incomplete`` / ``failed``."""
+    return {"type": f"response.{kind}", "response": response}
+
+
+def item_added(output_index: int, item: dict[str, Any]) -> Event:
+    return {"type": "response.output_item.added", "output_index": output_index, "item": item}
+
+
+def content_part(
+    stage: str, item_id: str, output_index: int, content_index: int, part: dict[str, Any]
+) -> Event:
+    """``response.content_part.added`` / ``.done``."""
+    return {
+        "type": f"response.content_part.{stage}",
+        "item_id": item_id,
+        "output_index": output_index,
+        "content_index": content_index,
+        "part": part,
+    }
+
+
+_TEXT_EVENTS = {
+    "output_text": ("response.output_text", "text"),
+    "refusal": ("response.refusal", "refusal"),
+    "reasoning_text": ("response.reasoning_text", "text"),
+}
+
+
+def text_delta(
+    part_type: str, item_id: str, output_index: int, content_index: int, delta: str
+) -> Event:
+    event: Event = {
+        "type": _TEXT_EVENTS[part_type][0] + ".delta",
+        "item_id": item_id,
+        "output_index": output_index,
+        "content_index": content_index,
+        "delta": delta,
+    }
+    if part_type == "output_text":
+        event["logprobs"] = []
+    return event
+
+
+def text_done(
+    part_type: str, item_id: str, output_index: int, content_index: int, text: str
+) -> Event:
+    prefix, field = _TEXT_EVENTS[part_type]
+    event: Event = {
+        "type": prefix + ".done",
+        "item_id": item_id,
+        "output_index": output_index,
+        "content_index": content_index,
+        field: text,
+    }
+    if part_type == "output_text":
+        event["logprobs"] = []
+    return event
+
+
+def arguments_delta(kind: str, item_id: str, output_index: int, delta: str) -> Event:
+    """``response.function_call_arguments.delta`` or ``response.mcp_call_arguments.delta``."""
+    return {
+        "type": f"response.{kind}_arguments.delta",
+        "item_id": item_id,
+        "output_index": output_index,
+        "delta": delta,
+    }
+
+
+def arguments_done(kind: str, item_id: str, output_index: int, arguments: str) -> Event:
+    return {
+        "type": f"response.{kind}_arguments.done",
+        "item_id": item_id,
+        "output_index": output_index,
+        "arguments": arguments,
+    }
+
+
+def item_progress(kind: str, stage: str, item_id: str, output_index: int) -> Event:
+    """``response.mcp_list_tools.*`` and ``response.mcp_call.*`` (in_progress/completed/failed)."""
+    return {"type": f"response.{kind}.{stage}", "item_id": item_id, "output_index": output_index}

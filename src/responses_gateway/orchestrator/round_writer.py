@@ -1,0 +1,194 @@
+"""One model round's deltas → output items (message, reasoning, function_call) and their events.
+
+Text and reasoning stream live. Function calls stream live too (``function_call_arguments.delta``);
+calls to MCP tools are only collected here: the orchestrator emits their ``mcp_call`` items while it
+runs them (the reference's order C puts the argument events right before execution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from responses_gateway import events
+from responses_gateway.chat.reply import Delta, TextDelta, ToolCallDelta
+from responses_gateway.events import Event
+from responses_gateway.ids import new_id
+from responses_gateway.orchestrator.state import ResponseState
+
+_PART_FIELD = {"output_text": "text", "refusal": "refusal", "reasoning_text": "text"}
+_PART_OF_DELTA = {"text": "output_text", "refusal": "refusal", "reasoning": "reasoning_text"}
+
+
+class _OpenTextItem:
+    """A message or reasoning item whose content parts are being streamed."""
+
+    def __init__(self, state: ResponseState, item: dict[str, Any]) -> None:
+        self.state = state
+        self.item = item
+        self.index = state.add_item(item)
+        self.part_type: str | None = None
+        self.chunks: list[str] = []
+
+    def open_events(self) -> list[Event]:
+        return [events.item_added(self.index, self.item)]
+
+    def delta(self, part_type: str, text: str) -> list[Event]:
+        out: list[Event] = []
+        if part_type != self.part_type:
+            out += self.close_part()
+            self.part_type = part_type
+            part: dict[str, Any] = {"type": part_type, _PART_FIELD[part_type]: ""}
+            if part_type == "output_text":
+                part.update(annotations=[], logprobs=[])
+            out.append(
+                events.content_part("added", self.item["id"], self.index, self.ci, dict(part))
+            )
+            self.item["content"].append(part)
+        self.chunks.append(text)
+        out.append(events.text_delta(part_type, self.item["id"], self.index, self.ci, text))
+        return out
+
+    @property
+    def ci(self) -> int:
+        return len(self.item["content"]) - (1 if self.part_type else 0)
+
+    def close_part(self) -> list[Event]:
+        if self.part_type is None:
+            return []
+        part = self.item["content"][-1]
+        text = "".join(self.chunks)
+        part[_PART_FIELD[self.part_type]] = text
+        ci, item_id = len(self.item["content"]) - 1, self.item["id"]
+        out = [
+            events.text_done(self.part_type, item_id, self.index, ci, text),
+            events.content_part("done", item_id, self.index, ci, part),
+        ]
+        self.part_type, self.chunks = None, []
+        return out
+
+    def close(self, status: str) -> list[Event]:
+        out = self.close_part()
+        self.item["status"] = status
+        out.append(self.state.item_done(self.index))
+        return out
+
+
+@dataclass
+class CollectedCall:
+    """A tool call of this round: its chat id, the name the model used, and its arguments."""
+
+    call_id: str
+    name: str | None
+    chunks: list[str] = field(default_factory=list)
+    item: dict[str, Any] | None = None  # set for function calls, which stream live
+    index: int = -1
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.chunks)
+
+
+@dataclass
+class RoundWriter:
+    """Feeds on deltas; ``is_server_tool(name)`` says which calls the gateway runs itself."""
+
+    state: ResponseState
+    is_server_tool: Callable[[str], bool]
+    calls: dict[int, CollectedCall] = field(default_factory=dict)
+    _open: _OpenTextItem | None = None
+    _open_kind: str | None = None
+
+    def feed(self, deltas: list[Delta]) -> list[Event]:
+        out: list[Event] = []
+        for delta in deltas:
+            if isinstance(delta, TextDelta):
+                out += self._text(delta)
+            else:
+                out += self._tool_call(delta)
+        return out
+
+    def _text(self, delta: TextDelta) -> list[Event]:
+        kind = "reasoning" if delta.kind == "reasoning" else "message"
+        out: list[Event] = []
+        if self._open is None or self._open_kind != kind:
+            out += self._close_text("completed")
+            if kind == "reasoning":
+                item = {"id": new_id("rs"), "type": "reasoning", "summary": [], "content": []}
+            else:
+                item = {
+                    "id": new_id("msg"),
+                    "type": "message",
+                    "status": "in_progress",
+                    "role": "assistant",
+                    "content": [],
+                }
+            self._open, self._open_kind = _OpenTextItem(self.state, item), kind
+            out += self._open.open_events()
+        out += self._open.delta(_PART_OF_DELTA[delta.kind], delta.text)
+        return out
+
+    def _close_text(self, status: str) -> list[Event]:
+        if self._open is None:
+            return []
+        out = self._open.close(status)
+        self._open = self._open_kind = None
+        return out
+
+    def _tool_call(self, delta: ToolCallDelta) -> list[Event]:
+        out = self._close_text("completed")
+        call = self.calls.get(delta.index)
+        if call is None:
+            call = CollectedCall(call_id=delta.call_id or new_id("call"), name=delta.name)
+            self.calls[delta.index] = call
+        elif delta.name and not call.name:
+            call.name = delta.name
+        if delta.arguments:
+            call.chunks.append(delta.arguments)
+        if call.item is None and call.name and not self.is_server_tool(call.name):
+            out += self._open_function_call(call)
+        elif call.item is not None and delta.arguments:
+            out.append(self._args_delta(call, delta.arguments))
+        return out
+
+    def _open_function_call(self, call: CollectedCall) -> list[Event]:
+        call.item = {
+            "id": new_id("fc"),
+            "type": "function_call",
+            "status": "in_progress",
+            "call_id": call.call_id,
+            "name": call.name or "",
+            "arguments": "",
+        }
+        call.index = self.state.add_item(call.item)
+        out = [events.item_added(call.index, call.item)]
+        if call.chunks:
+            out.append(self._args_delta(call, call.arguments))
+        return out
+
+    @staticmethod
+    def _args_delta(call: CollectedCall, text: str) -> Event:
+        assert call.item is not None
+        return events.arguments_delta("function_call", call.item["id"], call.index, text)
+
+    def finish(self, message_status: str) -> list[Event]:
+        """Close every open item; MCP calls stay in ``server_calls()`` for the orchestrator."""
+        out = self._close_text(message_status)
+        for call in self.calls.values():
+            if call.item is None and not call.name:
+                out += self._open_function_call(call)  # nameless: the client sees it as it came
+            if call.item is not None:
+                call.item["arguments"] = call.arguments
+                call.item["status"] = "completed"
+                out.append(
+                    events.arguments_done("function_call", call.item["id"], call.index, call.arguments)
+                )
+                out.append(self.state.item_done(call.index))
+        return out
+
+    def server_calls(self) -> list[CollectedCall]:
+        return [c for c in self.calls.values() if c.item is None and self.is_server_tool(c.name or "")]
+
+    def client_calls(self) -> list[CollectedCall]:
+        return [c for c in self.calls.values() if c.item is not None]

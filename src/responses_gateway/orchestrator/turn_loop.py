@@ -1,0 +1,181 @@
+"""``Orchestrator.run``: one response from ``response.created`` to its terminal event.
+
+The loop: list new MCP servers, run approved calls, then ask the model; run the MCP calls it makes
+and ask again, until it answers without them, calls a client-side function, needs an approval, or
+hits ``max_tool_calls`` / ``GATEWAY_MAX_TOOL_ROUNDS``. Events go to ``emit`` as they happen; the
+caller decides whether they are streamed or dropped. No FastAPI or SQL in here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from responses_gateway import events
+from responses_gateway.chat.messages import to_chat_messages
+from responses_gateway.chat.payload import chat_payload
+from responses_gateway.chat.reply import ReplyParser, usage_from_chat
+from responses_gateway.errors import GatewayError
+from responses_gateway.events import Event
+from responses_gateway.mcp import McpSessions
+from responses_gateway.orchestrator.catalog import ToolCatalog, chat_tool_choice
+from responses_gateway.orchestrator.mcp_steps import (
+    PlannedCall,
+    list_new_servers,
+    request_approval,
+    run_calls,
+)
+from responses_gateway.orchestrator.round_writer import RoundWriter
+from responses_gateway.orchestrator.state import ResponseState
+from responses_gateway.schemas.request import CreateResponseRequest
+
+EventSink = Callable[[Event], None]
+INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
+
+
+class ChatBackend(Protocol):
+    async def complete(self, payload: dict[str, Any]) -> dict[str, Any]: ...
+
+    def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
+
+
+@dataclass
+class Turn:
+    """Everything validated before the first event: the request and the context it continues."""
+
+    request: CreateResponseRequest
+    context: list[dict[str, Any]]  # earlier turns' items, then this turn's input
+    catalog: ToolCatalog
+    approved: list[PlannedCall] = field(default_factory=list)
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        upstream: ChatBackend,
+        sessions: Callable[[], contextlib.AbstractAsyncContextManager[McpSessions]],
+        *,
+        max_tool_rounds: int,
+        max_tokens_param: str,
+    ) -> None:
+        self._upstream = upstream
+        self._sessions = sessions
+        self._max_rounds = max_tool_rounds
+        self._max_tokens_param = max_tokens_param
+
+    async def run(self, turn: Turn, state: ResponseState, emit: EventSink) -> None:
+        """Run to a final status without announcing it: the caller stores, then emits
+        ``terminal_event(state)``, so a client never sees ``completed`` for a row not written.
+        A ``GatewayError`` ends the response ``failed``, the error kept on ``state.failure``."""
+        emit(events.lifecycle("created", state.snapshot()))
+        emit(events.lifecycle("in_progress", state.snapshot()))
+        try:
+            if turn.catalog.bindings:
+                async with self._sessions() as sessions:
+                    await self._loop(turn, state, emit, sessions)
+            else:
+                await self._loop(turn, state, emit, None)
+        except GatewayError as exc:
+            fail(state, exc)
+            return
+        state.finish("incomplete" if state.incomplete_reason else "completed")
+
+    async def _loop(
+        self, turn: Turn, state: ResponseState, emit: EventSink, sessions: McpSessions | None
+    ) -> None:
+        catalog = turn.catalog
+        if sessions is not None:
+            await list_new_servers(catalog, state, emit, sessions)
+        catalog.build()
+        choice, tools = chat_tool_choice(catalog, turn.request.tool_choice)
+        if turn.approved and sessions is not None:
+            await run_calls(turn.approved, state, emit, sessions)
+        for _ in range(self._max_rounds):
+            writer = await self._model_round(turn, state, emit, choice, tools)
+            if state.incomplete_reason or not writer.server_calls():
+                return
+            assert sessions is not None
+            if not await self._server_calls(turn, state, emit, sessions, writer):
+                return
+            if writer.client_calls():
+                return  # the client runs its functions before the model can go on
+            choice = "auto"  # a forced choice applies to the first round only
+        state.incomplete_reason = "max_tool_calls"
+
+    async def _model_round(
+        self,
+        turn: Turn,
+        state: ResponseState,
+        emit: EventSink,
+        choice: str | dict[str, Any],
+        tools: list[dict[str, Any]],
+    ) -> RoundWriter:
+        request = turn.request
+        messages = to_chat_messages(
+            request.instructions, [*turn.context, *state.output], turn.catalog.chat_names
+        )
+        payload = chat_payload(
+            request,
+            messages,
+            tools,
+            choice,
+            stream=request.stream,
+            max_tokens_param=self._max_tokens_param,
+        )
+        writer = RoundWriter(state, turn.catalog.is_server_tool)
+        parser = ReplyParser()
+        if request.stream:
+            async for chunk in self._upstream.stream(payload):
+                for event in writer.feed(parser.feed_chunk(chunk)):
+                    emit(event)
+            deltas = parser.finish()
+        else:
+            deltas = parser.feed_completion(await self._upstream.complete(payload))
+        for event in writer.feed(deltas):
+            emit(event)
+        reason = INCOMPLETE_REASONS.get(parser.finish_reason or "")
+        for event in writer.finish("incomplete" if reason else "completed"):
+            emit(event)
+        state.add_usage(usage_from_chat(parser.usage))
+        state.incomplete_reason = reason
+        return writer
+
+    async def _server_calls(
+        self,
+        turn: Turn,
+        state: ResponseState,
+        emit: EventSink,
+        sessions: McpSessions,
+        writer: RoundWriter,
+    ) -> bool:
+        """Run this round's MCP calls; ``False`` when the response must stop here."""
+        planned = [
+            PlannedCall(*turn.catalog.server_tools[call.name or ""], arguments=call.arguments)
+            for call in writer.server_calls()
+        ]
+        waiting = [call for call in planned if call.binding.needs_approval(call.name)]
+        runnable = [call for call in planned if call not in waiting]
+        limit = turn.request.max_tool_calls
+        if limit is not None:
+            budget = max(limit - state.mcp_calls_executed, 0)
+            if len(runnable) > budget:
+                runnable = runnable[:budget]
+                state.incomplete_reason = "max_tool_calls"
+        if runnable:
+            await run_calls(runnable, state, emit, sessions)
+        for call in waiting:
+            request_approval(call, state, emit)
+        return not waiting and not state.incomplete_reason
+
+
+def fail(state: ResponseState, exc: GatewayError) -> None:
+    state.failure = exc
+    state.error = {"code": exc.code or exc.type, "message": exc.message}
+    state.finish("failed")
+
+
+def terminal_event(state: ResponseState) -> Event:
+    """``response.completed`` / ``incomplete`` / ``failed`` for the state's final status."""
+    return events.lifecycle(state.status, state.snapshot())

@@ -1,0 +1,1 @@
+"""Pydantic models of the OpenAI Responses request body: the one place input is validated."""

@@ -1,0 +1,176 @@
+"""Input items of ``POST /v1/responses`` (OpenAI names; ``type`` optional on messages and references).
+
+Items are validated here and then kept as plain dicts (``model_dump``): the orchestrator, the store and
+the event encoder all work on the JSON shapes the API documents, so nothing is converted twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+
+class _Item(BaseModel):
+    # SDKs send fields newer than ours: keep them out of our way rather than failing.
+    model_config = ConfigDict(extra="ignore")
+
+
+class InputText(_Item):
+    type: Literal["input_text"]
+    text: str
+
+
+class InputImage(_Item):
+    type: Literal["input_image"]
+    image_url: str | None = None
+    file_id: str | None = None
+    detail: Literal["low", "high", "auto", "original"] = "auto"
+
+
+class InputFile(_Item):
+    type: Literal["input_file"]
+    file_data: str | None = None
+    file_id: str | None = None
+    file_url: str | None = None
+    filename: str | None = None
+
+
+class OutputText(_Item):
+    type: Literal["output_text"]
+    text: str
+    annotations: list[Any] = Field(default_factory=list)
+
+
+class Refusal(_Item):
+    type: Literal["refusal"]
+    refusal: str
+
+
+class SummaryText(_Item):
+    type: Literal["summary_text"]
+    text: str
+
+
+class ReasoningText(_Item):
+    type: Literal["reasoning_text"]
+    text: str
+
+
+ContentPart = Annotated[
+    InputText | InputImage | InputFile | OutputText | Refusal, Field(discriminator="type")
+]
+
+
+class Message(_Item):
+    type: Literal["message"] = "message"
+    id: str | None = None
+    role: Literal["user", "assistant", "system", "developer"]
+    content: str | list[ContentPart]
+    status: str | None = None
+    phase: Literal["commentary", "final_answer"] | None = None
+
+
+class FunctionCall(_Item):
+    type: Literal["function_call"]
+    id: str | None = None
+    call_id: str
+    name: str
+    arguments: str
+    status: str | None = None
+
+
+class FunctionCallOutput(_Item):
+    type: Literal["function_call_output"]
+    id: str | None = None
+    call_id: str
+    output: str | list[Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]]
+    status: str | None = None
+
+
+class Reasoning(_Item):
+    type: Literal["reasoning"]
+    id: str | None = None
+    summary: list[SummaryText] = Field(default_factory=list)
+    content: list[ReasoningText] | None = None
+    encrypted_content: str | None = None
+    status: str | None = None
+
+
+class ItemReference(_Item):
+    type: Literal["item_reference"] = "item_reference"
+    id: str
+
+
+class McpListToolsItem(_Item):
+    type: Literal["mcp_list_tools"]
+    id: str | None = None
+    server_label: str
+    tools: list[dict[str, Any]]
+    error: str | None = None
+
+
+class McpCallItem(_Item):
+    type: Literal["mcp_call"]
+    id: str | None = None
+    server_label: str
+    name: str
+    arguments: str
+    output: str | None = None
+    error: Any = None
+    status: str | None = None
+    approval_request_id: str | None = None
+
+
+class McpApprovalRequestItem(_Item):
+    type: Literal["mcp_approval_request"]
+    id: str
+    server_label: str
+    name: str
+    arguments: str
+
+
+class McpApprovalResponseItem(_Item):
+    type: Literal["mcp_approval_response"]
+    id: str | None = None
+    approval_request_id: str
+    approve: bool
+    reason: str | None = None
+
+
+TAGS = frozenset(
+    {
+        "message", "function_call", "function_call_output", "reasoning", "item_reference",
+        "mcp_list_tools", "mcp_call", "mcp_approval_request", "mcp_approval_response",
+        "input_text", "input_image", "input_file", "output_text", "refusal", "summary_text",
+        "reasoning_text",
+    }
+)
+"""Discriminator values: they appear in validation error locations and are skipped there."""
+
+
+def _item_tag(value: Any) -> str | None:
+    if isinstance(value, dict):
+        kind = value.get("type")
+        if kind is None:
+            return "message" if "role" in value else "item_reference" if "id" in value else None
+        return kind if isinstance(kind, str) else None
+    return getattr(value, "type", None)
+
+
+InputItem = Annotated[
+    Annotated[Message, Tag("message")]
+    | Annotated[FunctionCall, Tag("function_call")]
+    | Annotated[FunctionCallOutput, Tag("function_call_output")]
+    | Annotated[Reasoning, Tag("reasoning")]
+    | Annotated[ItemReference, Tag("item_reference")]
+    | Annotated[McpListToolsItem, Tag("mcp_list_tools")]
+    | Annotated[McpCallItem, Tag("mcp_call")]
+    | Annotated[McpApprovalRequestItem, Tag("mcp_approval_request")]
+    | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")],
+    Discriminator(
+        _item_tag,
+        custom_error_type="invalid_item",
+        custom_error_message="Unsupported or missing input item type",
+    ),
+]

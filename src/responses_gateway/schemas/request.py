@@ -1,0 +1,192 @@
+"""``CreateResponseRequest``: the body of ``POST /v1/responses``.
+
+Unknown fields are ignored (the SDK's ``extra_body`` reaches us); known fields we cannot honour are
+refused by ``unsupported_fields`` so that nothing that changes meaning is silently dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from responses_gateway.schemas.items import InputItem
+
+HOSTED_TOOL_TYPES = frozenset(
+    {
+        "file_search",
+        "web_search",
+        "web_search_2025_08_26",
+        "web_search_preview",
+        "web_search_preview_2025_03_11",
+        "computer",
+        "computer_use_preview",
+        "code_interpreter",
+        "image_generation",
+        "local_shell",
+        "shell",
+        "apply_patch",
+        "namespace",
+        "tool_search",
+        "programmatic_tool_calling",
+        "custom",
+        "python",
+    }
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class FunctionTool(_Model):
+    type: Literal["function"]
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class McpToolFilter(_Model):
+    tool_names: list[str] | None = None
+    read_only: bool | None = None
+
+
+class McpApprovalFilter(_Model):
+    always: McpToolFilter | None = None
+    never: McpToolFilter | None = None
+
+
+class McpTool(_Model):
+    """A remote MCP server run by the gateway; ``sse`` is Fireworks' legacy-transport spelling."""
+
+    type: Literal["mcp", "sse"]
+    server_label: str | None = Field(default=None, min_length=1, max_length=128)
+    server_url: str | None = None
+    server_description: str | None = None
+    headers: dict[str, str] | None = None
+    authorization: str | None = None
+    allowed_tools: list[str] | McpToolFilter | None = None
+    require_approval: Literal["always", "never"] | McpApprovalFilter | None = None
+    connector_id: str | None = None
+    tunnel_id: str | None = None
+
+
+class HostedTool(_Model):
+    """Tools OpenAI runs itself; recognised only so they can be refused by name."""
+
+    type: str
+
+
+Tool = Annotated[FunctionTool | McpTool | HostedTool, Field(union_mode="left_to_right")]
+
+
+class ToolChoiceFunction(_Model):
+    type: Literal["function"]
+    name: str
+
+
+class ToolChoiceMcp(_Model):
+    type: Literal["mcp"]
+    server_label: str
+    name: str | None = None
+
+
+class AllowedToolRef(_Model):
+    type: str
+    name: str | None = None
+    server_label: str | None = None
+
+
+class ToolChoiceAllowed(_Model):
+    type: Literal["allowed_tools"]
+    mode: Literal["auto", "required"]
+    tools: list[AllowedToolRef]
+
+
+class ToolChoiceOther(_Model):
+    type: str
+
+
+ToolChoice = Annotated[
+    Literal["none", "auto", "required"]
+    | ToolChoiceFunction
+    | ToolChoiceMcp
+    | ToolChoiceAllowed
+    | ToolChoiceOther,
+    Field(union_mode="left_to_right"),
+]
+
+
+class TextFormatText(_Model):
+    type: Literal["text"]
+
+
+class TextFormatJsonObject(_Model):
+    type: Literal["json_object"]
+
+
+class TextFormatJsonSchema(_Model):
+    type: Literal["json_schema"]
+    name: str = Field(min_length=1, max_length=64)
+    schema_: dict[str, Any] = Field(alias="schema")
+    description: str | None = None
+    strict: bool | None = None
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class TextConfig(_Model):
+    format: Annotated[
+        TextFormatText | TextFormatJsonObject | TextFormatJsonSchema, Field(discriminator="type")
+    ] = Field(default_factory=lambda: TextFormatText(type="text"))
+    verbosity: Literal["low", "medium", "high"] | None = None
+
+
+class ReasoningConfig(_Model):
+    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+    summary: Literal["auto", "concise", "detailed"] | None = None
+
+
+class CreateResponseRequest(_Model):
+    model: str = Field(min_length=1)
+    input: str | list[InputItem]
+    instructions: str | None = None
+    previous_response_id: str | None = None
+    store: bool = True
+    stream: bool = False
+    tools: list[Tool] = Field(default_factory=list)
+    tool_choice: ToolChoice = "auto"
+    parallel_tool_calls: bool = True
+    max_tool_calls: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    text: TextConfig | None = None
+    reasoning: ReasoningConfig | None = None
+    metadata: dict[str, str] | None = None
+    user: str | None = None
+    safety_identifier: str | None = Field(default=None, max_length=128)
+    prompt_cache_key: str | None = None
+    service_tier: str | None = None
+    truncation: Literal["auto", "disabled"] | None = None
+    include: list[str] = Field(default_factory=list)
+    background: bool | None = None
+    conversation: Any = None
+    prompt: Any = None
+    context_management: Any = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        if len(value) > 16:
+            raise ValueError("metadata can hold at most 16 key-value pairs")
+        for key, item in value.items():
+            if len(key) > 64:
+                raise ValueError(f"metadata key '{key[:64]}…' is longer than 64 characters")
+            if len(item) > 512:
+                raise ValueError(f"metadata value for '{key}' is longer than 512 characters")
+        return value

@@ -1,0 +1,1 @@
+"""Between the HTTP routes and the orchestrator: validate, load context, run, store."""

@@ -1,0 +1,100 @@
+"""This turn's input items, normalised and checked against the context they continue.
+
+Checks that need the context (a ``function_call_output`` must answer a ``function_call``; an
+``item_reference`` or ``mcp_approval_response`` must name something known) happen here, before the
+first event, so a mistake is a 400 and never a half-run response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pydantic import BaseModel
+
+from responses_gateway.errors import InvalidRequest
+from responses_gateway.ids import new_id
+from responses_gateway.schemas.request import CreateResponseRequest
+
+_ID_PREFIX = {
+    "message": "msg",
+    "function_call": "fc",
+    "function_call_output": "fco",
+    "reasoning": "rs",
+    "mcp_list_tools": "mcpl",
+    "mcp_call": "mcp",
+    "mcp_approval_request": "mcpr",
+    "mcp_approval_response": "mcpa",
+}
+
+FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
+
+
+def _normalise(item: BaseModel) -> dict[str, Any]:
+    data = item.model_dump(exclude_none=True)
+    if data["type"] == "message" and isinstance(data["content"], str):
+        part = "output_text" if data["role"] == "assistant" else "input_text"
+        data["content"] = [{"type": part, "text": data["content"]}]
+        if part == "output_text":
+            data["content"][0]["annotations"] = []
+    if not data.get("id"):
+        data["id"] = new_id(_ID_PREFIX[data["type"]])
+    return data
+
+
+async def input_items(
+    request: CreateResponseRequest, history: list[dict[str, Any]], find_items: FindItems
+) -> list[dict[str, Any]]:
+    """Normalise the input (string → a user message; ids given to items without one)."""
+    if isinstance(request.input, str):
+        text = {"type": "input_text", "text": request.input}
+        return [{"id": new_id("msg"), "type": "message", "role": "user", "content": [text]}]
+    items: list[dict[str, Any]] = []
+    references: list[tuple[int, str]] = []
+    for position, item in enumerate(request.input):
+        if item.type == "item_reference":
+            references.append((position, item.id))
+            items.append({})
+        else:
+            items.append(_normalise(item))
+    if references:
+        await _resolve_references(items, references, history, find_items)
+    _check_calls(history, items)
+    return items
+
+
+async def _resolve_references(
+    items: list[dict[str, Any]],
+    references: list[tuple[int, str]],
+    history: list[dict[str, Any]],
+    find_items: FindItems,
+) -> None:
+    known = {item.get("id"): item for item in history}
+    missing = [ref for _, ref in references if ref not in known]
+    if missing:
+        known.update(await find_items(missing))
+    for position, ref in references:
+        if ref not in known:
+            raise InvalidRequest(f"Item with id '{ref}' not found.", param=f"input[{position}].id")
+        items[position] = known[ref]
+
+
+def _check_calls(history: list[dict[str, Any]], items: list[dict[str, Any]]) -> None:
+    call_ids = {item["call_id"] for item in history if item.get("type") == "function_call"}
+    approvals = {item["id"] for item in history if item.get("type") == "mcp_approval_request"}
+    for position, item in enumerate(items):
+        kind = item["type"]
+        if kind == "function_call":
+            call_ids.add(item["call_id"])
+        elif kind == "mcp_approval_request":
+            approvals.add(item["id"])
+        elif kind == "function_call_output" and item["call_id"] not in call_ids:
+            raise InvalidRequest(
+                f"No tool call found for function call output with call_id {item['call_id']}.",
+                param=f"input[{position}]",
+            )
+        elif kind == "mcp_approval_response" and item["approval_request_id"] not in approvals:
+            raise InvalidRequest(
+                f"No MCP approval request found with id {item['approval_request_id']}.",
+                param=f"input[{position}]",
+            )

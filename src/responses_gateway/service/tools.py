@@ -1,0 +1,172 @@
+"""The request's ``tools`` → a ``ToolCatalog``: refusals, MCP bindings, listings reused from context.
+
+Everything here can fail with a 400 before the first event: hosted tools we cannot run, MCP URLs the
+egress policy refuses (the message never says what a name resolved to), bad headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from responses_gateway.errors import InvalidRequest
+from responses_gateway.mcp import EgressPolicy, McpServer, McpUrlRefused, vet_server_url
+from responses_gateway.orchestrator.catalog import McpBinding, ToolCatalog
+from responses_gateway.orchestrator.mcp_steps import PlannedCall
+from responses_gateway.orchestrator.state import echo_tool
+from responses_gateway.schemas.request import (
+    CreateResponseRequest,
+    FunctionTool,
+    HostedTool,
+    McpTool,
+    ToolChoiceFunction,
+    ToolChoiceOther,
+)
+
+# Headers a caller may not set: they belong to HTTP or to the MCP transport itself.
+_RESERVED_HEADERS = frozenset(
+    {
+        "host",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "mcp-session-id",
+        "mcp-protocol-version",
+        "accept",
+        "content-type",
+        "cookie",
+    }
+)
+_MAX_HEADERS = 32
+
+
+def _label(tool: McpTool, index: int) -> str:
+    if tool.server_label:
+        return tool.server_label
+    host = urlsplit(tool.server_url or "").hostname
+    if not host:
+        raise InvalidRequest("MCP tools need a server_url.", param=f"tools[{index}].server_url")
+    return host
+
+
+def _headers(tool: McpTool, index: int) -> tuple[tuple[str, str], ...]:
+    headers = dict(tool.headers or {})
+    param = f"tools[{index}].headers"
+    if len(headers) > _MAX_HEADERS:
+        raise InvalidRequest(f"At most {_MAX_HEADERS} MCP headers are allowed.", param=param)
+    for name, value in headers.items():
+        if name.lower() in _RESERVED_HEADERS or not name.isascii() or not name:
+            raise InvalidRequest(f"The MCP header '{name}' cannot be set.", param=param)
+        if any(ch in value for ch in "\r\n\0") or any(ch in name for ch in "\r\n\0: "):
+            raise InvalidRequest(f"The MCP header '{name}' has invalid characters.", param=param)
+    if tool.authorization is not None:
+        if any(name.lower() == "authorization" for name in headers):
+            raise InvalidRequest(
+                "Give the MCP token either as authorization or as an Authorization header, "
+                "not both.",
+                param=f"tools[{index}].authorization",
+            )
+        headers["Authorization"] = f"Bearer {tool.authorization}"
+    return tuple(sorted(headers.items()))
+
+
+def _refuse_unsupported(request: CreateResponseRequest) -> None:
+    for index, tool in enumerate(request.tools):
+        if isinstance(tool, HostedTool):
+            raise InvalidRequest(
+                f"Tools of type '{tool.type}' are not supported by this gateway: it runs function "
+                "tools (on the client) and MCP tools (type 'mcp' or 'sse').",
+                param=f"tools[{index}].type",
+                code="unsupported_tool_type",
+            )
+        if isinstance(tool, McpTool) and (tool.connector_id or tool.tunnel_id):
+            raise InvalidRequest(
+                "OpenAI connectors and tunnels are not available here; give a server_url.",
+                param=f"tools[{index}]",
+            )
+    choice = request.tool_choice
+    if isinstance(choice, ToolChoiceFunction):
+        names = {tool.name for tool in request.tools if isinstance(tool, FunctionTool)}
+        if choice.name not in names:
+            raise InvalidRequest(
+                f"tool_choice names function '{choice.name}', which is not in tools.",
+                param="tool_choice",
+            )
+    elif type(choice) is ToolChoiceOther:
+        raise InvalidRequest(
+            f"tool_choice of type '{choice.type}' is not supported by this gateway.",
+            param="tool_choice",
+        )
+
+
+async def build_catalog(
+    request: CreateResponseRequest,
+    context: list[dict[str, Any]],
+    policy: EgressPolicy,
+    default_approval: str,
+) -> tuple[ToolCatalog, list[dict[str, Any]]]:
+    """The catalog and the tools as echoed (secrets redacted)."""
+    _refuse_unsupported(request)
+    functions: list[FunctionTool] = []
+    bindings: list[McpBinding] = []
+    echoed: list[dict[str, Any]] = []
+    listings = {
+        item["server_label"]: item["tools"]
+        for item in context
+        if item.get("type") == "mcp_list_tools" and not item.get("error")
+    }
+    for index, tool in enumerate(request.tools):
+        if isinstance(tool, FunctionTool):
+            functions.append(tool)
+            echoed.append(echo_tool(tool, None))
+            continue
+        assert isinstance(tool, McpTool)
+        label = _label(tool, index)
+        if any(binding.label == label for binding in bindings):
+            raise InvalidRequest(
+                f"Two MCP tools share the server_label '{label}'.", param=f"tools[{index}]"
+            )
+        if not tool.server_url:
+            raise InvalidRequest("MCP tools need a server_url.", param=f"tools[{index}].server_url")
+        try:
+            await vet_server_url(tool.server_url, policy)
+        except McpUrlRefused as exc:
+            raise InvalidRequest(
+                str(exc), param=f"tools[{index}].server_url", code="mcp_url_refused"
+            ) from None
+        server = McpServer(
+            label=label,
+            url=tool.server_url,
+            transport="sse" if tool.type == "sse" else "auto",
+            headers=_headers(tool, index),
+        )
+        bindings.append(McpBinding(label, server, tool, default_approval, listings.get(label)))
+        echoed.append(echo_tool(tool, label))
+    return ToolCatalog(functions, bindings), echoed
+
+
+def approved_calls(catalog: ToolCatalog, context: list[dict[str, Any]], new_items: list[dict[str, Any]]) -> list[PlannedCall]:
+    """The calls this turn's ``mcp_approval_response`` items approve, ready to run."""
+    requests = {item["id"]: item for item in context if item.get("type") == "mcp_approval_request"}
+    planned: list[PlannedCall] = []
+    for position, item in enumerate(new_items):
+        if item["type"] != "mcp_approval_response" or not item["approve"]:
+            continue
+        request = requests[item["approval_request_id"]]
+        binding = catalog.binding(request["server_label"])
+        if binding is None:
+            raise InvalidRequest(
+                f"The approved call is for MCP server '{request['server_label']}', which is not in "
+                "tools: send the tools again with each request.",
+                param=f"input[{position}]",
+            )
+        planned.append(
+            PlannedCall(binding, request["name"], request["arguments"], approval_request_id=request["id"])
+        )
+    return planned

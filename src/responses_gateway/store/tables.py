@@ -1,0 +1,62 @@
+"""The schema: one row per response, one row per item; nothing is copied from turn to turn.
+
+Items are stored once, under the response whose input or output they were, so a chain of N turns
+costs O(N) rows, and its whole history is one recursive query (``ResponseStore.history``).
+JSON is kept as text encoded with orjson: the same on SQLite and PostgreSQL, and fast.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    # A hash of the API key that created the response ("" when auth is off): never the key itself.
+    Column("owner", String(64), nullable=False),
+    Column("previous_response_id", String(64), nullable=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("model", String(256), nullable=False),
+    # Deleted responses stay as tombstones so that their descendants' history stays whole.
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("data", Text, nullable=False),  # the Response object without "output"
+)
+Index("ix_responses_previous_response_id", responses.c.previous_response_id)
+
+response_items = Table(
+    "response_items",
+    metadata,
+    Column(
+        "response_id",
+        String(64),
+        ForeignKey("responses.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("kind", String(8), nullable=False),  # "input" or "output"
+    Column("item_id", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+)
+Index("ix_response_items_item_id", response_items.c.item_id)

@@ -1,0 +1,133 @@
+"""Fixtures: a scripted upstream, MCP servers and gateways on real loopback sockets, on SQLite and
+on PostgreSQL (when one answers at 127.0.0.1:5432; in CI it must)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import openai
+import pytest
+
+from responses_gateway.app import create_app
+from responses_gateway.config import Settings
+from responses_gateway.store.engine import migrate
+from tests.support.serving import serve_in_thread
+from tests.support.upstream import ScriptedUpstream, running_upstream
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
+
+
+def _postgres_reachable() -> bool:
+    try:
+        with socket.create_connection((PG_HOST, PG_PORT), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+POSTGRES = _postgres_reachable()
+if not POSTGRES and os.environ.get("CI"):
+    raise RuntimeError(
+        f"PostgreSQL is not reachable at {PG_HOST}:{PG_PORT}; CI must run the Postgres tests "
+        "(.ci/run starts it)."
+    )
+
+
+def pytest_report_header() -> str:
+    if POSTGRES:
+        return f"PostgreSQL: found at {PG_HOST}:{PG_PORT}; tests run on SQLite and PostgreSQL"
+    return (
+        f"PostgreSQL: NOT found at {PG_HOST}:{PG_PORT}; the PostgreSQL variants are skipped and "
+        "tests run on SQLite only"
+    )
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if not POSTGRES:
+        pytest.skip(f"PostgreSQL not found at {PG_HOST}:{PG_PORT}: running on SQLite only")
+    name = f"gateway_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("db") / "gateway.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def upstream_server() -> Iterator[ScriptedUpstream]:
+    with running_upstream() as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def upstream(upstream_server: ScriptedUpstream) -> ScriptedUpstream:
+    upstream_server.reset()
+    return upstream_server
+
+
+@dataclass
+class Gateway:
+    url: str
+    settings: Settings
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def client(self, api_key: str = "unused", **options: Any) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, **options)
+
+
+def gateway_settings(database_url: str, upstream_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "upstream_url": upstream_url,
+        "upstream_api_key": "sk-upstream-secret",
+        "database_url": database_url,
+        "mcp_allow_private_networks": True,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def gateway(database_url: str, upstream_server: ScriptedUpstream) -> Iterator[Gateway]:
+    settings = gateway_settings(database_url, upstream_server.base_url)
+    with serve_in_thread(create_app(settings)) as url:
+        yield Gateway(url, settings)
+
+
+@pytest.fixture
+def client(gateway: Gateway, upstream: ScriptedUpstream) -> openai.OpenAI:
+    return gateway.client()

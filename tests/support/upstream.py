@@ -1,0 +1,230 @@
+"""A scripted chat-completions server: a real HTTP server on loopback that answers what a test
+scripted (text, reasoning, tool calls, errors; streamed or not) and records every request."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from tests.support.serving import serve_in_thread
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: str
+    id: str | None = None
+
+
+@dataclass
+class Reply:
+    content: str | None = None
+    reasoning: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    status: int = 200
+    error: dict[str, Any] | None = None
+    delay: float = 0.0  # seconds before the first byte
+    chunk_delay: float = 0.0  # seconds between streamed chunks
+    chunk_size: int = 4  # characters per streamed content chunk
+    usage_names: str = "chat"  # "chat": prompt_tokens…; "responses": input_tokens…
+
+    def finish(self) -> str:
+        if self.finish_reason:
+            return self.finish_reason
+        return "tool_calls" if self.tool_calls else "stop"
+
+    def usage_body(self) -> dict[str, Any]:
+        usage = self.usage or {"prompt_tokens": 11, "completion_tokens": 7}
+        prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+        body: dict[str, Any]
+        if self.usage_names == "responses":
+            body = {"input_tokens": prompt, "output_tokens": completion}
+        else:
+            body = {"prompt_tokens": prompt, "completion_tokens": completion}
+        body["total_tokens"] = prompt + completion
+        if "cached_tokens" in usage:
+            key = "input_tokens_details" if self.usage_names == "responses" else "prompt_tokens_details"
+            body[key] = {"cached_tokens": usage["cached_tokens"]}
+        if "reasoning_tokens" in usage:
+            key = "output_tokens_details" if self.usage_names == "responses" else "completion_tokens_details"
+            body[key] = {"reasoning_tokens": usage["reasoning_tokens"]}
+        return body
+
+
+Script = Reply | Callable[[dict[str, Any]], Reply]
+
+
+class ScriptedUpstream:
+    """An ASGI app; ``push`` scripts the next replies, ``requests`` records what arrived."""
+
+    def __init__(self) -> None:
+        self.replies: collections.deque[Script] = collections.deque()
+        self.default: Script = Reply(content="Hello from the scripted upstream.")
+        self.requests: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self.cancelled = threading.Event()
+        self.base_url = ""
+
+    def push(self, *replies: Script) -> None:
+        self.replies.extend(replies)
+
+    def reset(self) -> None:
+        self.replies.clear()
+        self.requests.clear()
+        self.headers.clear()
+        self.cancelled.clear()
+        self.default = Reply(content="Hello from the scripted upstream.")
+
+    @property
+    def last(self) -> dict[str, Any]:
+        return self.requests[-1]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"]
+        if path.endswith("/models"):
+            await _send_json(send, 200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+            return
+        request = orjson.loads(body)
+        self.requests.append(request)
+        self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+        script = self.replies.popleft() if self.replies else self.default
+        reply = script(request) if callable(script) else script
+        if reply.delay:
+            await asyncio.sleep(reply.delay)
+        if reply.status >= 400:
+            await _send_json(send, reply.status, reply.error or {"error": {"message": "scripted failure"}})
+            return
+        if request.get("stream"):
+            try:
+                await self._stream(reply, request, send)
+            except (asyncio.CancelledError, OSError):
+                self.cancelled.set()
+                raise
+        else:
+            await _send_json(send, 200, _completion(reply, request))
+
+    async def _stream(self, reply: Reply, request: dict[str, Any], send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
+        for chunk in _chunks(reply, request):
+            if reply.chunk_delay:
+                await asyncio.sleep(reply.chunk_delay)
+            data = b"data: " + orjson.dumps(chunk) + b"\n\n"
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
+async def _send_json(send: Send, status: int, body: Any) -> None:
+    data = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+def _tool_calls(reply: Reply) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": call.id or f"call_{index}_{abs(hash(call.arguments)) % 10**8}",
+            "type": "function",
+            "function": {"name": call.name, "arguments": call.arguments},
+        }
+        for index, call in enumerate(reply.tool_calls)
+    ]
+
+
+def _completion(reply: Reply, request: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+    if reply.reasoning is not None:
+        message["reasoning_content"] = reply.reasoning
+    if reply.tool_calls:
+        message["tool_calls"] = _tool_calls(reply)
+    return {
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "model": request.get("model"),
+        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish()}],
+        "usage": reply.usage_body(),
+    }
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    return [text[i : i + size] for i in range(0, len(text), size)] or [""]
+
+
+def _chunks(reply: Reply, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion.chunk",
+            "model": request.get("model"),
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+        }
+
+    yield chunk({"role": "assistant", "content": ""})
+    for piece in _pieces(reply.reasoning or "", reply.chunk_size) if reply.reasoning else ():
+        yield chunk({"reasoning_content": piece})
+    for piece in _pieces(reply.content or "", reply.chunk_size) if reply.content else ():
+        yield chunk({"content": piece})
+    for index, call in enumerate(_tool_calls(reply)):
+        arguments = call["function"]["arguments"]
+        half = len(arguments) // 2
+        yield chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": index,
+                        "id": call["id"],
+                        "type": "function",
+                        "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
+                    }
+                ]
+            }
+        )
+        yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]})
+    yield chunk({}, reply.finish())
+    if (request.get("stream_options") or {}).get("include_usage"):
+        yield {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion.chunk",
+            "choices": [],
+            "usage": reply.usage_body(),
+        }
+
+
+@contextlib.contextmanager
+def running_upstream() -> Iterator[ScriptedUpstream]:
+    upstream = ScriptedUpstream()
+    with serve_in_thread(upstream) as url:
+        upstream.base_url = url + "/v1"
+        yield upstream
