@@ -41,7 +41,7 @@ def echo_tool(tool: FunctionTool | McpTool, label: str | None) -> dict[str, Any]
     allowed = tool.allowed_tools
     approval = tool.require_approval
     return {
-        "type": tool.type,
+        "type": "mcp",  # Fireworks' "sse" too: the SDK knows only "mcp"
         "server_label": label,
         "server_url": redact_url(tool.server_url),
         "server_description": tool.server_description,
