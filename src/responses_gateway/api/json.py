@@ -32,7 +32,8 @@ async def parse_body(request: Request, model: type[Model]) -> Model:
 
 def validation_error(exc: ValidationError) -> InvalidRequest:
     """The first problem, named the way OpenAI names parameters (``input[0].content``)."""
-    error = exc.errors()[0]
+    # With unions (input: str | list) pydantic reports every branch: the deepest is the useful one.
+    error = max(exc.errors(), key=lambda e: len(e["loc"]))
     if error["type"] == "json_invalid":
         return InvalidRequest(
             "We could not parse the JSON body of your request: " + error["msg"],

@@ -11,7 +11,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from responses_gateway.schemas.request import CreateResponseRequest, FunctionTool, McpTool
+from responses_gateway.schemas.request import (
+    CreateResponseRequest,
+    FunctionTool,
+    McpTool,
+    TextFormatJsonSchema,
+)
 
 TERMINAL = frozenset({"completed", "incomplete", "failed", "cancelled"})
 
@@ -58,10 +63,11 @@ def request_echo(request: CreateResponseRequest, tools: list[dict[str, Any]]) ->
     choice = request.tool_choice
     text: dict[str, Any] = {"format": {"type": "text"}, "verbosity": "medium"}
     if request.text is not None:
-        text = {
-            "format": request.text.format.model_dump(by_alias=True, exclude_none=True),
-            "verbosity": request.text.verbosity or "medium",
-        }
+        fmt = request.text.format
+        echoed = fmt.model_dump(by_alias=True)
+        if isinstance(fmt, TextFormatJsonSchema):
+            echoed["strict"] = bool(fmt.strict)  # Open Responses wants every key, strict a bool
+        text = {"format": echoed, "verbosity": request.text.verbosity or "medium"}
     reasoning = None
     if request.reasoning is not None:
         reasoning = {"effort": request.reasoning.effort, "summary": request.reasoning.summary}
