@@ -116,13 +116,18 @@ class ScriptedUpstream:
             await _send_json(send, reply.status, reply.error or {"error": {"message": "scripted failure"}})
             return
         if request.get("stream"):
+            watcher = asyncio.create_task(self._watch_disconnect(receive))
             try:
                 await self._stream(reply, request, send)
-            except (asyncio.CancelledError, OSError):
-                self.cancelled.set()
-                raise
+            finally:
+                watcher.cancel()
         else:
             await _send_json(send, 200, _completion(reply, request))
+
+    async def _watch_disconnect(self, receive: Receive) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        self.cancelled.set()
 
     async def _stream(self, reply: Reply, request: dict[str, Any], send: Send) -> None:
         await send(
@@ -133,6 +138,8 @@ class ScriptedUpstream:
             }
         )
         for chunk in _chunks(reply, request):
+            if self.cancelled.is_set():
+                return  # the gateway hung up: stop generating, as a real server does
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
             data = b"data: " + orjson.dumps(chunk) + b"\n\n"

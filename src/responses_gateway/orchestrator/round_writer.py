@@ -32,7 +32,8 @@ class _OpenTextItem:
         self.chunks: list[str] = []
 
     def open_events(self) -> list[Event]:
-        return [events.item_added(self.index, self.item)]
+        # A copy: events of a chunk are emitted after the whole chunk is applied to the item.
+        return [events.item_added(self.index, {**self.item, "content": []})]
 
     def delta(self, part_type: str, text: str) -> list[Event]:
         out: list[Event] = []
@@ -42,10 +43,10 @@ class _OpenTextItem:
             part: dict[str, Any] = {"type": part_type, _PART_FIELD[part_type]: ""}
             if part_type == "output_text":
                 part.update(annotations=[], logprobs=[])
+            self.item["content"].append(part)
             out.append(
                 events.content_part("added", self.item["id"], self.index, self.ci, dict(part))
             )
-            self.item["content"].append(part)
         self.chunks.append(text)
         out.append(events.text_delta(part_type, self.item["id"], self.index, self.ci, text))
         return out
@@ -162,7 +163,7 @@ class RoundWriter:
             "arguments": "",
         }
         call.index = self.state.add_item(call.item)
-        out = [events.item_added(call.index, call.item)]
+        out = [events.item_added(call.index, dict(call.item))]
         if call.chunks:
             out.append(self._args_delta(call, call.arguments))
         return out
