@@ -50,7 +50,7 @@ def pytest_report_header() -> str:
     )
 
 
-async def _pg_admin(sql: str) -> None:
+async def pg_admin(sql: str) -> None:
     import asyncpg
 
     connection = await asyncpg.connect(PG_ADMIN_URL)
@@ -65,11 +65,11 @@ def postgres_url() -> Iterator[str]:
     if not POSTGRES:
         pytest.skip(f"PostgreSQL not found at {PG_HOST}:{PG_PORT}: running on SQLite only")
     name = f"gateway_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
     finally:
-        asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

@@ -24,5 +24,7 @@ async def readyz(request: Request) -> Response:
     try:
         await gateway(request).service.ping()
     except Exception as exc:
-        raise GatewayError("The database is not reachable.", code="not_ready", status_code=503) from exc
+        raise GatewayError(
+            "The database is not reachable.", code="not_ready", status_code=503
+        ) from exc
     return JSONBody({"status": "ready"})

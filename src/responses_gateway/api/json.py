@@ -44,7 +44,9 @@ def validation_error(exc: ValidationError) -> InvalidRequest:
     param = _param(error["loc"])
     if error["type"] == "missing":
         return InvalidRequest(
-            f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+            f"Missing required parameter: '{param}'.",
+            param=param,
+            code="missing_required_parameter",
         )
     return InvalidRequest(
         f"Invalid value for '{param}': {error['msg']}.", param=param, code="invalid_value"

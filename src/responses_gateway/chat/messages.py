@@ -84,7 +84,9 @@ def _user_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
                 image["detail"] = part["detail"]
             chat_parts.append({"type": "image_url", "image_url": image})
         else:
-            raise InvalidRequest(f"Content parts of type '{kind}' are not supported.", param="input")
+            raise InvalidRequest(
+                f"Content parts of type '{kind}' are not supported.", param="input"
+            )
     return chat_parts
 
 
@@ -147,6 +149,9 @@ def to_chat_messages(
                 name = mcp_names.get((request["server_label"], request["name"]), request["name"])
                 builder.call(request["id"], name, request["arguments"])
                 reason = item.get("reason")
-                builder.result(request["id"], f"{DENIED_TOOL_RESULT} {reason}" if reason else DENIED_TOOL_RESULT)
+                builder.result(
+                    request["id"],
+                    f"{DENIED_TOOL_RESULT} {reason}" if reason else DENIED_TOOL_RESULT,
+                )
     builder.flush()
     return builder.messages

@@ -183,13 +183,17 @@ class RoundWriter:
                 call.item["arguments"] = call.arguments
                 call.item["status"] = "completed"
                 out.append(
-                    events.arguments_done("function_call", call.item["id"], call.index, call.arguments)
+                    events.arguments_done(
+                        "function_call", call.item["id"], call.index, call.arguments
+                    )
                 )
                 out.append(self.state.item_done(call.index))
         return out
 
     def server_calls(self) -> list[CollectedCall]:
-        return [c for c in self.calls.values() if c.item is None and self.is_server_tool(c.name or "")]
+        return [
+            c for c in self.calls.values() if c.item is None and self.is_server_tool(c.name or "")
+        ]
 
     def client_calls(self) -> list[CollectedCall]:
         return [c for c in self.calls.values() if c.item is not None]

@@ -51,9 +51,11 @@ def echo_tool(tool: FunctionTool | McpTool, label: str | None) -> dict[str, Any]
         "server_url": redact_url(tool.server_url),
         "server_description": tool.server_description,
         "headers": None,
-        "allowed_tools": allowed if isinstance(allowed, list) or allowed is None
+        "allowed_tools": allowed
+        if isinstance(allowed, list) or allowed is None
         else allowed.model_dump(exclude_none=True),
-        "require_approval": approval if isinstance(approval, str) or approval is None
+        "require_approval": approval
+        if isinstance(approval, str) or approval is None
         else approval.model_dump(exclude_none=True),
     }
 
@@ -126,7 +128,11 @@ class ResponseState:
     def item_done(self, index: int) -> dict[str, Any]:
         """The ``output_item.done`` event, remembering the item as whole (see ``cancel``)."""
         self.finished.add(index)
-        return {"type": "response.output_item.done", "output_index": index, "item": self.output[index]}
+        return {
+            "type": "response.output_item.done",
+            "output_index": index,
+            "item": self.output[index],
+        }
 
     def cancel(self) -> None:
         """The client went away mid-run: keep what was finished, drop what was half-built."""

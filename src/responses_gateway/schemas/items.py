@@ -140,9 +140,21 @@ class McpApprovalResponseItem(_Item):
 
 TAGS = frozenset(
     {
-        "message", "function_call", "function_call_output", "reasoning", "item_reference",
-        "mcp_list_tools", "mcp_call", "mcp_approval_request", "mcp_approval_response",
-        "input_text", "input_image", "input_file", "output_text", "refusal", "summary_text",
+        "message",
+        "function_call",
+        "function_call_output",
+        "reasoning",
+        "item_reference",
+        "mcp_list_tools",
+        "mcp_call",
+        "mcp_approval_request",
+        "mcp_approval_response",
+        "input_text",
+        "input_image",
+        "input_file",
+        "output_text",
+        "refusal",
+        "summary_text",
         "reasoning_text",
     }
 )

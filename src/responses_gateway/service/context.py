@@ -33,10 +33,10 @@ FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
 def _normalise(item: BaseModel) -> dict[str, Any]:
     data = item.model_dump(exclude_none=True)
     if data["type"] == "message" and isinstance(data["content"], str):
-        part = "output_text" if data["role"] == "assistant" else "input_text"
-        data["content"] = [{"type": part, "text": data["content"]}]
-        if part == "output_text":
-            data["content"][0]["annotations"] = []
+        part: dict[str, Any] = {"type": "input_text", "text": data["content"]}
+        if data["role"] == "assistant":
+            part.update(type="output_text", annotations=[])
+        data["content"] = [part]
     if not data.get("id"):
         data["id"] = new_id(_ID_PREFIX[data["type"]])
     return data

@@ -1,1 +1,1 @@
-"""Persistence of stored responses: the tables (``tables``), the engine (``engine``), the queries (``responses``)."""
+"""Stored responses: tables (schema), engine (engines, migrations), responses (queries)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -42,17 +44,19 @@ def _alembic_paths() -> tuple[Path, Path]:
     raise RuntimeError("migrations/ not found next to the package or in the checkout")
 
 
-def migrate(url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision`` (blocking; run it before serving)."""
-    from alembic import command
-    from alembic.config import Config
-
+def alembic_config(url: str) -> Config:
+    """Alembic's config for ``url``, with the scripts found wherever the package is installed."""
     ini, scripts = _alembic_paths()
     config = Config(str(ini)) if ini.exists() else Config()
     config.set_main_option("script_location", str(scripts))
     config.attributes["database_url"] = url
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Apply migrations up to ``revision`` (blocking; run it before serving)."""
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-    command.upgrade(config, revision)
+    command.upgrade(alembic_config(url), revision)

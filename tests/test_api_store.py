@@ -1,0 +1,189 @@
+"""Retrieve, delete, input items, ownership, pass-through routes, health, and how the store grows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import httpx
+import openai
+import pytest
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
+
+from responses_gateway.app import create_app
+from responses_gateway.store.engine import create_engine
+from responses_gateway.store.tables import response_items, responses
+from tests.conftest import Gateway, gateway_settings
+from tests.support.serving import serve_in_thread
+from tests.support.upstream import Reply, ScriptedUpstream
+
+
+def test_retrieve_and_delete(client: openai.OpenAI, gateway: Gateway) -> None:
+    created = client.responses.create(model="m", input="keep me", metadata={"k": "v"})
+    got = client.responses.retrieve(created.id, include=["message.input_image.image_url"])
+    assert got.model_dump() == created.model_dump()
+    answer = httpx.delete(f"{gateway.base_url}/responses/{created.id}")
+    assert answer.json() == {"id": created.id, "object": "response", "deleted": True}
+    with pytest.raises(openai.NotFoundError):
+        client.responses.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError):
+        client.responses.delete(created.id)
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.create(model="m", input="x", previous_response_id=created.id)
+    assert caught.value.code == "previous_response_not_found"
+    missing = httpx.get(f"{gateway.base_url}/responses/resp_unknown")
+    assert missing.status_code == 404
+    assert set(missing.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_deleting_a_middle_turn_keeps_descendants_whole(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    first = client.responses.create(model="m", input="one")
+    second = client.responses.create(model="m", input="two", previous_response_id=first.id)
+    client.responses.delete(first.id)
+    client.responses.create(model="m", input="three", previous_response_id=second.id)
+    assert [m["content"] for m in upstream.last["messages"] if m["role"] == "user"] == [
+        "one",
+        "two",
+        "three",
+    ]
+
+
+def test_input_items_pagination(client: openai.OpenAI, gateway: Gateway) -> None:
+    items = [{"role": "user", "content": f"message {n}"} for n in range(5)]
+    created = client.responses.create(model="m", input=items)  # type: ignore[arg-type]
+    page = client.responses.input_items.list(created.id)
+    texts = [item.content[0].text for item in page.data]  # type: ignore[union-attr]
+    assert texts == [f"message {n}" for n in reversed(range(5))]  # newest first by default
+    assert page.has_more is False
+    first_two = client.responses.input_items.list(created.id, limit=2, order="asc")
+    assert [i.content[0].text for i in first_two.data] == ["message 0", "message 1"]  # type: ignore[union-attr]
+    assert first_two.has_more is True
+    everything = list(client.responses.input_items.list(created.id, limit=2, order="asc"))
+    assert [i.content[0].text for i in everything] == [f"message {n}" for n in range(5)]  # type: ignore[union-attr]
+    raw = httpx.get(
+        f"{gateway.base_url}/responses/{created.id}/input_items",
+        params={"limit": 2, "after": first_two.last_id, "order": "asc"},
+    ).json()
+    assert raw["object"] == "list" and raw["first_id"] == raw["data"][0]["id"]
+    assert [d["content"][0]["text"] for d in raw["data"]] == ["message 2", "message 3"]
+    for bad in ({"limit": 0}, {"limit": 101}, {"order": "sideways"}):
+        answer = httpx.get(f"{gateway.base_url}/responses/{created.id}/input_items", params=bad)
+        assert answer.status_code == 400
+        assert answer.json()["error"]["type"] == "invalid_request_error"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.input_items.list("resp_missing")
+
+
+def test_streamed_replay_is_refused_not_ignored(client: openai.OpenAI, gateway: Gateway) -> None:
+    created = client.responses.create(model="m", input="x")
+    answer = httpx.get(f"{gateway.base_url}/responses/{created.id}", params={"stream": "true"})
+    assert answer.status_code == 400 and answer.json()["error"]["param"] == "stream"
+
+
+def test_unknown_route_is_an_envelope(gateway: Gateway) -> None:
+    answer = httpx.get(gateway.url + "/v2/nothing")
+    assert answer.status_code == 404
+    assert answer.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_pass_through_routes(gateway: Gateway, upstream: ScriptedUpstream) -> None:
+    models = gateway.client().models.list()
+    assert [m.id for m in models.data] == ["scripted"]
+    upstream.push(Reply(content="chatting"))
+    chat = gateway.client().chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert chat.choices[0].message.content == "chatting"
+    upstream.push(Reply(content="streamed chat"))
+    stream = gateway.client().chat.completions.create(
+        model="m", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "streamed chat"
+    assert upstream.headers[-1]["authorization"] == "Bearer sk-upstream-secret"
+
+
+def test_health(gateway: Gateway) -> None:
+    assert httpx.get(gateway.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(gateway.url + "/readyz").json() == {"status": "ready"}
+
+
+@pytest.fixture(scope="module")
+def authed(database_url: str, upstream_server: ScriptedUpstream) -> Iterator[Gateway]:
+    settings = gateway_settings(database_url, upstream_server.base_url, api_keys="key-a, key-b")
+    with serve_in_thread(create_app(settings)) as url:
+        yield Gateway(url, settings)
+
+
+def test_api_keys_and_ownership(authed: Gateway, upstream: ScriptedUpstream) -> None:
+    for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": "Basic key-a"}):
+        answer = httpx.post(
+            authed.base_url + "/responses", json={"model": "m", "input": "x"}, headers=headers
+        )
+        assert answer.status_code == 401
+        assert answer.json()["error"]["code"] == "invalid_api_key"
+    with pytest.raises(openai.AuthenticationError):
+        authed.client("wrong").models.list()
+    alice, bob = authed.client("key-a"), authed.client("key-b")
+    mine = alice.responses.create(model="m", input="alice's")
+    assert alice.responses.retrieve(mine.id).id == mine.id
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.retrieve(mine.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.delete(mine.id)
+    with pytest.raises(openai.NotFoundError):
+        bob.responses.input_items.list(mine.id)
+    with pytest.raises(openai.BadRequestError) as caught:
+        bob.responses.create(model="m", input="x", previous_response_id=mine.id)
+    assert caught.value.code == "previous_response_not_found"
+    with pytest.raises(openai.BadRequestError):
+        bob.responses.create(model="m", input=[{"type": "item_reference", "id": mine.output[0].id}])
+    alice.responses.retrieve(mine.id)  # still there after bob's attempts
+    assert "key-a" not in str(upstream.headers) and "key-b" not in str(upstream.headers)
+
+
+class _StatementCounter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *_args: object) -> None:
+        self.count += 1
+
+
+def test_chains_grow_linearly_and_load_in_one_query(
+    client: openai.OpenAI, upstream: ScriptedUpstream, database_url: str
+) -> None:
+    counter = _StatementCounter()
+    previous = None
+    statements = []
+    for turn in range(12):
+        event.listen(Engine, "before_cursor_execute", counter)
+        before = counter.count
+        previous = client.responses.create(
+            model="m", input=f"turn {turn}", previous_response_id=previous.id if previous else None
+        )
+        statements.append(counter.count - before)
+        event.remove(Engine, "before_cursor_execute", counter)
+    assert len(upstream.last["messages"]) == 23
+    # Turn 2 and turn 12 read their history with the same number of statements.
+    assert statements[1] == statements[-1]
+
+    async def rows() -> tuple[int, int]:
+        engine = create_engine(database_url)
+        async with engine.connect() as connection:
+            chain = [previous.id]  # type: ignore[union-attr]
+            count_items = select(func.count()).select_from(response_items)
+            total = (await connection.execute(count_items)).scalar_one()
+            own = (
+                await connection.execute(count_items.where(response_items.c.response_id.in_(chain)))
+            ).scalar_one()
+            await connection.execute(select(responses.c.id).limit(1))
+        await engine.dispose()
+        return total, own
+
+    total, own = asyncio.run(rows())
+    assert own == 2  # the last turn stores its own input and output only, never the history
+    assert total >= 24

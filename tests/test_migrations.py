@@ -1,0 +1,64 @@
+"""The one set of migrations runs on SQLite and PostgreSQL, and matches the tables the code uses."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from responses_gateway.store.engine import alembic_config, create_engine, migrate
+from responses_gateway.store.tables import metadata
+from tests.conftest import PG_HOST, PG_PORT, POSTGRES, pg_admin
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    if not POSTGRES:
+        pytest.skip(f"PostgreSQL not found at {PG_HOST}:{PG_PORT}: running on SQLite only")
+    name = f"gateway_migrations_{uuid.uuid4().hex[:12]}"
+    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
+    finally:
+        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def _schema(url: str) -> tuple[set[str], list[Any]]:
+    """The tables present and alembic's diff between them and ``tables.metadata``."""
+
+    def read(connection: Any) -> tuple[set[str], list[Any]]:
+        tables = set(inspect(connection).get_table_names())
+        return tables, compare_metadata(MigrationContext.configure(connection), metadata)
+
+    async def run() -> tuple[set[str], list[Any]]:
+        engine = create_engine(url)
+        async with engine.connect() as connection:
+            result = await connection.run_sync(read)
+        await engine.dispose()
+        return result
+
+    return asyncio.run(run())
+
+
+def test_upgrade_downgrade_upgrade_without_drift(empty_database: str) -> None:
+    migrate(empty_database)
+    tables, diff = _schema(empty_database)
+    assert {"responses", "response_items", "alembic_version"} <= tables
+    assert diff == []
+    command.downgrade(alembic_config(empty_database), "base")
+    tables, _ = _schema(empty_database)
+    assert not tables & {"responses", "response_items"}
+    migrate(empty_database)
+    tables, diff = _schema(empty_database)
+    assert {"responses", "response_items"} <= tables and diff == []
