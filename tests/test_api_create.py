@@ -99,8 +99,13 @@ def test_function_tools_and_parallel_calls(
             ],
         )
     )
-    response = create_checked(client, 
-        model="m", input="weather?", tools=[WEATHER], parallel_tool_calls=True, tool_choice="auto"
+    response = create_checked(
+        client,
+        model="m",
+        input="weather?",
+        tools=[WEATHER],
+        parallel_tool_calls=True,
+        tool_choice="auto",
     )
     sent = upstream.last
     assert sent["tools"] == [
@@ -211,7 +216,11 @@ def test_item_reference_resolves_stored_items(
     first = client.responses.create(model="m", input="q")
     upstream.push(Reply(content="ok"))
     client.responses.create(
-        model="m", input=[{"type": "item_reference", "id": first.output[0].id}, {"role": "user", "content": "more"}]
+        model="m",
+        input=[
+            {"type": "item_reference", "id": first.output[0].id},
+            {"role": "user", "content": "more"},
+        ],
     )
     assert upstream.last["messages"] == [
         {"role": "assistant", "content": "stored answer"},
@@ -261,7 +270,12 @@ def test_truncated_output_is_incomplete(
 def test_usage_details_are_mapped(
     client: openai.OpenAI, upstream: ScriptedUpstream, names: str
 ) -> None:
-    usage = {"prompt_tokens": 100, "completion_tokens": 40, "cached_tokens": 64, "reasoning_tokens": 30}
+    usage = {
+        "prompt_tokens": 100,
+        "completion_tokens": 40,
+        "cached_tokens": 64,
+        "reasoning_tokens": 30,
+    }
     upstream.push(Reply(content="x", usage=usage, usage_names=names))
     response = create_checked(client, model="m", input="u")
     assert response.usage is not None
@@ -274,7 +288,8 @@ def test_usage_details_are_mapped(
 def test_parameters_reach_the_upstream(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}
     upstream.push(Reply(content='{"a": 1}'))
-    response = create_checked(client, 
+    response = create_checked(
+        client,
         model="m",
         input="json please",
         temperature=0.3,
@@ -310,7 +325,11 @@ def test_parameters_reach_the_upstream(client: openai.OpenAI, upstream: Scripted
         ("none", "none", ["get_weather", "get_time"]),
         ("required", "required", ["get_weather", "get_time"]),
         (
-            {"type": "allowed_tools", "mode": "required", "tools": [{"type": "function", "name": "get_time"}]},
+            {
+                "type": "allowed_tools",
+                "mode": "required",
+                "tools": [{"type": "function", "name": "get_time"}],
+            },
             "required",
             ["get_time"],
         ),
@@ -349,7 +368,10 @@ def test_json_object_format(client: openai.OpenAI, upstream: ScriptedUpstream) -
         ({"model": "m", "input": "x", "background": True}, "background"),
         ({"model": "m", "input": "x", "truncation": "auto"}, "truncation"),
         ({"model": "m", "input": "x", "conversation": "conv_1"}, "conversation"),
-        ({"model": "m", "input": "x", "tool_choice": {"type": "function", "name": "nope"}}, "tool_choice"),
+        (
+            {"model": "m", "input": "x", "tool_choice": {"type": "function", "name": "nope"}},
+            "tool_choice",
+        ),
         ({"model": "m", "input": "x", "include": ["message.output_text.logprobs"]}, "include"),
     ],
 )
@@ -365,7 +387,9 @@ def test_bad_input_is_a_400_envelope(gateway: Gateway, body: dict[str, object], 
 
 def test_body_that_is_not_json(gateway: Gateway) -> None:
     answer = httpx.post(
-        gateway.base_url + "/responses", content=b"{nope", headers={"content-type": "application/json"}
+        gateway.base_url + "/responses",
+        content=b"{nope",
+        headers={"content-type": "application/json"},
     )
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == "invalid_json"
@@ -375,7 +399,12 @@ def test_upstream_4xx_keeps_status_and_message(
     client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
     upstream.push(
-        Reply(status=404, error={"error": {"message": "The model 'nope' does not exist", "code": "model_not_found"}})
+        Reply(
+            status=404,
+            error={
+                "error": {"message": "The model 'nope' does not exist", "code": "model_not_found"}
+            },
+        )
     )
     with pytest.raises(openai.NotFoundError) as caught:
         client.responses.create(model="nope", input="x")

@@ -7,7 +7,6 @@ from typing import Any
 
 import httpx
 import openai
-import pytest
 
 from tests.conftest import Gateway
 from tests.support.checks import check_response, read_sse
@@ -49,10 +48,17 @@ def test_order_a_plain_text(gateway: Gateway, upstream: ScriptedUpstream) -> Non
     assert squash(types) == [*START, *TEXT_ITEM, "response.completed"]
     assert types.count("response.output_text.delta") > 2
     created, completed = events[0]["response"], events[-1]["response"]
-    assert created["status"] == "in_progress" and created["output"] == [] and created["usage"] is None
+    assert (
+        created["status"] == "in_progress" and created["output"] == [] and created["usage"] is None
+    )
     assert completed["status"] == "completed" and completed["usage"]["total_tokens"] == 18
     assert completed["output"][0]["content"][0]["text"] == "Hello streaming world"
-    assert events[3]["part"] == {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+    assert events[3]["part"] == {
+        "type": "output_text",
+        "text": "",
+        "annotations": [],
+        "logprobs": [],
+    }
     assert events[3]["content_index"] == 0
     text_done = next(e for e in events if e["type"] == "response.output_text.done")
     assert text_done["text"] == "Hello streaming world"

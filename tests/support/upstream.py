@@ -53,10 +53,18 @@ class Reply:
             body = {"prompt_tokens": prompt, "completion_tokens": completion}
         body["total_tokens"] = prompt + completion
         if "cached_tokens" in usage:
-            key = "input_tokens_details" if self.usage_names == "responses" else "prompt_tokens_details"
+            key = (
+                "input_tokens_details"
+                if self.usage_names == "responses"
+                else "prompt_tokens_details"
+            )
             body[key] = {"cached_tokens": usage["cached_tokens"]}
         if "reasoning_tokens" in usage:
-            key = "output_tokens_details" if self.usage_names == "responses" else "completion_tokens_details"
+            key = (
+                "output_tokens_details"
+                if self.usage_names == "responses"
+                else "completion_tokens_details"
+            )
             body[key] = {"reasoning_tokens": usage["reasoning_tokens"]}
         return body
 
@@ -103,7 +111,9 @@ class ScriptedUpstream:
                 break
         path = scope["path"]
         if path.endswith("/models"):
-            await _send_json(send, 200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]})
+            await _send_json(
+                send, 200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]}
+            )
             return
         request = orjson.loads(body)
         self.requests.append(request)
@@ -113,7 +123,9 @@ class ScriptedUpstream:
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status >= 400:
-            await _send_json(send, reply.status, reply.error or {"error": {"message": "scripted failure"}})
+            await _send_json(
+                send, reply.status, reply.error or {"error": {"message": "scripted failure"}}
+            )
             return
         if request.get("stream"):
             watcher = asyncio.create_task(self._watch_disconnect(receive))
@@ -213,7 +225,10 @@ def _chunks(reply: Reply, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
                         "index": index,
                         "id": call["id"],
                         "type": "function",
-                        "function": {"name": call["function"]["name"], "arguments": arguments[:half]},
+                        "function": {
+                            "name": call["function"]["name"],
+                            "arguments": arguments[:half],
+                        },
                     }
                 ]
             }

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from responses_gateway.errors import InvalidRequest
 
 ChatMessage = dict[str, Any]
@@ -114,11 +116,16 @@ def _function_output(item: dict[str, Any]) -> str:
 
 
 def _mcp_result(item: dict[str, Any]) -> str:
-    if item.get("error") is not None:
-        error = item["error"]
-        message = error if isinstance(error, str) else error.get("message") or str(error)
-        return f"Error: {message}"
-    return item.get("output") or ""
+    error = item.get("error")
+    if error is None:
+        return item.get("output") or ""
+    if isinstance(error, str):
+        return f"Error: {error}"
+    if error.get("type") == "mcp_tool_execution_error":
+        blocks = error.get("content") or []
+        text = "\n".join(b["text"] for b in blocks if isinstance(b, dict) and "text" in b)
+        return f"Error: {text or orjson.dumps(blocks).decode()}"
+    return f"Error: {error.get('message') or orjson.dumps(error).decode()}"
 
 
 def to_chat_messages(

@@ -40,6 +40,9 @@ if TYPE_CHECKING:
     from responses_gateway.config import Settings
 
 logger = logging.getLogger("responses_gateway.mcp")
+# The SDK's client logs endpoint URLs (paths and queries often carry tokens) and every JSON-RPC
+# message at DEBUG/INFO; keep it at WARNING like httpx2/httpcore2 (see ``create_app``).
+logging.getLogger("mcp.client").setLevel(logging.WARNING)
 
 Transport = Literal["auto", "sse"]
 ServerKey = tuple[str, str, tuple[tuple[str, str], ...]]
@@ -287,7 +290,14 @@ class McpSessions:
         for connection in self._connections.values():
             connection.shutdown()
         assert self._task_group is not None
-        return await self._task_group.__aexit__(exc_type, exc, tb)
+        try:
+            return await self._task_group.__aexit__(exc_type, exc, tb)
+        except BaseExceptionGroup as group:
+            # anyio wraps the body's own exception in a group; owners never raise, so a group of
+            # just that exception means "re-raise it as it was" (callers catch GatewayError etc.).
+            if exc is not None and all(error is exc for error in group.exceptions):
+                return False
+            raise
 
     async def list_tools(self, server: McpServer) -> list[dict[str, Any]]:
         """OpenAI ``mcp_list_tools`` entries; raises ``McpListError`` on any failure."""

@@ -146,7 +146,9 @@ def _function_tool(tool: FunctionTool) -> dict[str, Any]:
 def _mcp_tool(name: str, tool: dict[str, Any], binding: McpBinding) -> dict[str, Any]:
     description = tool.get("description") or ""
     if binding.spec.server_description:
-        description = f"{description}\n(MCP server {binding.label}: {binding.spec.server_description})"
+        description = (
+            f"{description}\n(MCP server {binding.label}: {binding.spec.server_description})"
+        )
     function: dict[str, Any] = {
         "name": name,
         "parameters": tool.get("input_schema") or {"type": "object", "properties": {}},
@@ -180,8 +182,8 @@ def chat_tool_choice(
                     param="tool_choice",
                 )
             return {"type": "function", "function": {"name": name}}, tools
-        names = {n for (label, _), n in catalog.chat_names.items() if label == binding.label}
-        return "required", [t for t in tools if t["function"]["name"] in names]
+        offered = {n for (label, _), n in catalog.chat_names.items() if label == binding.label}
+        return "required", [t for t in tools if t["function"]["name"] in offered]
     if isinstance(choice, ToolChoiceAllowed):
         names: set[str] = set()
         for ref in choice.tools:
@@ -195,5 +197,6 @@ def chat_tool_choice(
                 }
         return choice.mode, [t for t in tools if t["function"]["name"] in names]
     raise InvalidRequest(
-        f"tool_choice of type '{choice.type}' is not supported by this gateway.", param="tool_choice"
+        f"tool_choice of type '{choice.type}' is not supported by this gateway.",
+        param="tool_choice",
     )

@@ -41,7 +41,7 @@ async def list_new_servers(
         return
     items: list[tuple[McpBinding, dict[str, Any], int]] = []
     for binding in pending:
-        item = {
+        item: dict[str, Any] = {
             "id": new_id("mcpl"),
             "type": "mcp_list_tools",
             "server_label": binding.label,

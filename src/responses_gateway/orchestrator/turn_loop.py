@@ -91,7 +91,11 @@ class Orchestrator:
         catalog.build()
         choice, tools = chat_tool_choice(catalog, turn.request.tool_choice)
         if turn.approved and sessions is not None:
-            await run_calls(turn.approved, state, emit, sessions)
+            approved = _within_budget(turn, state, turn.approved)
+            if approved:
+                await run_calls(approved, state, emit, sessions)
+            if state.incomplete_reason:
+                return
         for _ in range(self._max_rounds):
             writer = await self._model_round(turn, state, emit, choice, tools)
             if state.incomplete_reason or not writer.server_calls():
@@ -101,7 +105,8 @@ class Orchestrator:
                 return
             if writer.client_calls():
                 return  # the client runs its functions before the model can go on
-            choice = "auto"  # a forced choice applies to the first round only
+            # A forced or narrowed choice applies to the first round only.
+            choice, tools = "auto", catalog.chat_tools
         state.incomplete_reason = "max_tool_calls"
 
     async def _model_round(
@@ -156,18 +161,24 @@ class Orchestrator:
             for call in writer.server_calls()
         ]
         waiting = [call for call in planned if call.binding.needs_approval(call.name)]
-        runnable = [call for call in planned if call not in waiting]
-        limit = turn.request.max_tool_calls
-        if limit is not None:
-            budget = max(limit - state.mcp_calls_executed, 0)
-            if len(runnable) > budget:
-                runnable = runnable[:budget]
-                state.incomplete_reason = "max_tool_calls"
+        runnable = _within_budget(turn, state, [c for c in planned if c not in waiting])
         if runnable:
             await run_calls(runnable, state, emit, sessions)
         for call in waiting:
             request_approval(call, state, emit)
         return not waiting and not state.incomplete_reason
+
+
+def _within_budget(turn: Turn, state: ResponseState, calls: list[PlannedCall]) -> list[PlannedCall]:
+    """The calls ``max_tool_calls`` still allows; cutting any ends the response incomplete."""
+    limit = turn.request.max_tool_calls
+    if limit is None:
+        return calls
+    budget = max(limit - state.mcp_calls_executed, 0)
+    if len(calls) > budget:
+        state.incomplete_reason = "max_tool_calls"
+        return calls[:budget]
+    return calls
 
 
 def fail(state: ResponseState, exc: GatewayError) -> None:

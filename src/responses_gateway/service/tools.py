@@ -151,14 +151,26 @@ async def build_catalog(
     return ToolCatalog(functions, bindings), echoed
 
 
-def approved_calls(catalog: ToolCatalog, context: list[dict[str, Any]], new_items: list[dict[str, Any]]) -> list[PlannedCall]:
+def approved_calls(
+    catalog: ToolCatalog, context: list[dict[str, Any]], new_items: list[dict[str, Any]]
+) -> list[PlannedCall]:
     """The calls this turn's ``mcp_approval_response`` items approve, ready to run."""
     requests = {item["id"]: item for item in context if item.get("type") == "mcp_approval_request"}
+    executed = {
+        item.get("approval_request_id") for item in context if item.get("type") == "mcp_call"
+    }
     planned: list[PlannedCall] = []
     for position, item in enumerate(new_items):
         if item["type"] != "mcp_approval_response" or not item["approve"]:
             continue
         request = requests[item["approval_request_id"]]
+        if request["id"] in executed or any(
+            call.approval_request_id == request["id"] for call in planned
+        ):
+            raise InvalidRequest(
+                f"The MCP approval request {request['id']} was already approved and run.",
+                param=f"input[{position}]",
+            )
         binding = catalog.binding(request["server_label"])
         if binding is None:
             raise InvalidRequest(
@@ -167,6 +179,8 @@ def approved_calls(catalog: ToolCatalog, context: list[dict[str, Any]], new_item
                 param=f"input[{position}]",
             )
         planned.append(
-            PlannedCall(binding, request["name"], request["arguments"], approval_request_id=request["id"])
+            PlannedCall(
+                binding, request["name"], request["arguments"], approval_request_id=request["id"]
+            )
         )
     return planned
