@@ -23,7 +23,7 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    GATEWAY_DATABASE_URL=sqlite+aiosqlite:////data/gateway.db \
+    GATEWAY_DATABASE_URL=sqlite:////data/gateway.db \
     GATEWAY_LOG_LEVEL=warning
 COPY --from=build /wheels /tmp/wheels
 RUN pip install /tmp/wheels/*.whl && rm -rf /tmp/wheels

@@ -255,7 +255,7 @@ def _start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
 async def profiled(out_dir: Path | None, name: str, pid: int) -> AsyncIterator[None]:
     """With ``--profile DIR``: py-spy samples the gateway (raw collapsed stacks) during the block;
     ``--gil`` keeps only samples of the thread holding the GIL, i.e. Python CPU time (SQLite's
-    own C work in aiosqlite threads runs without the GIL: see "% in loop")."""
+    own C work in the store's threads runs without the GIL: see "% in loop")."""
     if out_dir is None:
         yield
         return
@@ -729,7 +729,7 @@ async def bench(
     say(
         "per request; % in loop = share of that CPU on the event-loop thread, the rest is in worker"
     )
-    say("threads such as aiosqlite's; 1st ev = time to the first SSE `event:` bytes)")
+    say("threads such as the SQLite store's; 1st ev = time to the first SSE `event:` bytes)")
     rows = []
     for (kind, concurrency), phase in phases.items():
         row = [
@@ -951,7 +951,7 @@ def main() -> int:
             if args.database == "postgres":
                 database_url = stack.enter_context(postgres_database(args.postgres_url))
             else:
-                database_url = f"sqlite+aiosqlite:///{children.tmp / 'bench.db'}"
+                database_url = f"sqlite:///{children.tmp / 'bench.db'}"
             try:
                 run = bench(args, profile, children, database_url)
                 try:

@@ -1,16 +1,23 @@
-"""Alembic environment: async engines for SQLite and PostgreSQL, one set of migrations for both."""
+"""Alembic environment: one set of migrations for SQLite (standard driver) and PostgreSQL (asyncpg).
+
+On PostgreSQL the run holds an advisory lock, so replicas that start together migrate one at a time
+instead of racing to create the same tables.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from responses_gateway.config import Settings
+from responses_gateway.store.engine import is_sqlite, sync_url
 from responses_gateway.store.tables import metadata
+
+MIGRATION_LOCK = 7_265_730_451  # any constant shared by every replica
 
 config = context.config
 url = config.attributes.get("database_url") or Settings().database_url
@@ -27,10 +34,19 @@ def run_migrations(connection: Connection) -> None:
         context.run_migrations()
 
 
-async def run_async() -> None:
+def run_locked(connection: Connection) -> None:
+    connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+    try:
+        run_migrations(connection)
+    finally:
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+        connection.commit()
+
+
+async def run_postgres() -> None:
     engine = create_async_engine(url, poolclass=pool.NullPool)
     async with engine.connect() as connection:
-        await connection.run_sync(run_migrations)
+        await connection.run_sync(run_locked)
     await engine.dispose()
 
 
@@ -38,5 +54,11 @@ if context.is_offline_mode():
     context.configure(url=url, target_metadata=metadata, literal_binds=True)
     with context.begin_transaction():
         context.run_migrations()
+elif is_sqlite(url):
+    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        run_migrations(connection)
+        connection.commit()
+    engine.dispose()
 else:
-    asyncio.run(run_async())
+    asyncio.run(run_postgres())

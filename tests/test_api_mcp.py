@@ -10,7 +10,6 @@ checked against the SDK's own types instead.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -23,13 +22,13 @@ import openai
 import orjson
 import pytest
 from openresponses_types import types as ort
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from responses_gateway.app import create_app
 from responses_gateway.chat.messages import DENIED_TOOL_RESULT
 from responses_gateway.store import tables
-from responses_gateway.store.engine import create_engine
 from tests.conftest import Gateway, gateway_settings
+from tests.support.database import read_database
 from tests.support.mcp_servers import McpTestServers, running_mcp_servers
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
@@ -167,23 +166,18 @@ def open_responses_subset(response: Any) -> dict[str, Any]:
 def stored_rows(database_url: str, response_id: str) -> tuple[list[str], list[dict[str, Any]]]:
     """The raw ``responses.data`` and ``response_items.data`` of one stored response."""
 
-    async def read() -> tuple[list[str], list[dict[str, Any]]]:
-        engine = create_engine(database_url)
-        try:
-            async with engine.connect() as conn:
-                rows = await conn.execute(
-                    select(tables.responses.c.data).where(tables.responses.c.id == response_id)
-                )
-                items = await conn.execute(
-                    select(tables.response_items.c.data).where(
-                        tables.response_items.c.response_id == response_id
-                    )
-                )
-                return [row[0] for row in rows], [orjson.loads(row[0]) for row in items]
-        finally:
-            await engine.dispose()
+    def read(conn: Connection) -> tuple[list[str], list[dict[str, Any]]]:
+        rows = conn.execute(
+            select(tables.responses.c.data).where(tables.responses.c.id == response_id)
+        )
+        items = conn.execute(
+            select(tables.response_items.c.data).where(
+                tables.response_items.c.response_id == response_id
+            )
+        )
+        return [row[0] for row in rows], [orjson.loads(row[0]) for row in items]
 
-    return asyncio.run(read())
+    return read_database(database_url, read)
 
 
 def without_mcp_outputs(data: Any) -> Any:

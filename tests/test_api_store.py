@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import httpx
 import openai
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import Connection, event, func, select
 from sqlalchemy.engine import Engine
 
 from responses_gateway.app import create_app
-from responses_gateway.store.engine import create_engine
-from responses_gateway.store.tables import response_items, responses
+from responses_gateway.store.tables import response_items
 from tests.conftest import Gateway, gateway_settings
+from tests.support.database import read_database
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
 
@@ -171,19 +170,13 @@ def test_chains_grow_linearly_and_load_in_one_query(
     # Turn 2 and turn 12 read their history with the same number of statements.
     assert statements[1] == statements[-1]
 
-    async def rows() -> tuple[int, int]:
-        engine = create_engine(database_url)
-        async with engine.connect() as connection:
-            chain = [previous.id]  # type: ignore[union-attr]
-            count_items = select(func.count()).select_from(response_items)
-            total = (await connection.execute(count_items)).scalar_one()
-            own = (
-                await connection.execute(count_items.where(response_items.c.response_id.in_(chain)))
-            ).scalar_one()
-            await connection.execute(select(responses.c.id).limit(1))
-        await engine.dispose()
+    def rows(connection: Connection) -> tuple[int, int]:
+        count_items = select(func.count()).select_from(response_items)
+        total = connection.execute(count_items).scalar_one()
+        mine = response_items.c.response_id == previous.id  # type: ignore[union-attr]
+        own = connection.execute(count_items.where(mine)).scalar_one()
         return total, own
 
-    total, own = asyncio.run(rows())
+    total, own = read_database(database_url, rows)
     assert own == 2  # the last turn stores its own input and output only, never the history
     assert total >= 24

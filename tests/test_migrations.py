@@ -12,11 +12,12 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import Connection, inspect
 
-from responses_gateway.store.engine import alembic_config, create_engine, migrate
+from responses_gateway.store.engine import alembic_config, migrate
 from responses_gateway.store.tables import metadata
 from tests.conftest import PG_HOST, PG_PORT, POSTGRES, pg_admin
+from tests.support.database import read_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -37,18 +38,11 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
 def _schema(url: str) -> tuple[set[str], list[Any]]:
     """The tables present and alembic's diff between them and ``tables.metadata``."""
 
-    def read(connection: Any) -> tuple[set[str], list[Any]]:
+    def read(connection: Connection) -> tuple[set[str], list[Any]]:
         tables = set(inspect(connection).get_table_names())
         return tables, compare_metadata(MigrationContext.configure(connection), metadata)
 
-    async def run() -> tuple[set[str], list[Any]]:
-        engine = create_engine(url)
-        async with engine.connect() as connection:
-            result = await connection.run_sync(read)
-        await engine.dispose()
-        return result
-
-    return asyncio.run(run())
+    return read_database(url, read)
 
 
 def test_upgrade_downgrade_upgrade_without_drift(empty_database: str) -> None:

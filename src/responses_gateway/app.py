@@ -16,7 +16,7 @@ from responses_gateway.config import Settings
 from responses_gateway.mcp import EgressPolicy, McpSessions
 from responses_gateway.orchestrator.turn_loop import Orchestrator
 from responses_gateway.service.responses_service import ResponsesService
-from responses_gateway.store.engine import create_engine
+from responses_gateway.store.engine import Database
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.upstream import UpstreamClient
 
@@ -29,7 +29,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
+        database = Database(settings.database_url)
         upstream = UpstreamClient(settings)
         orchestrator = Orchestrator(
             upstream,
@@ -38,7 +38,7 @@ def create_app(settings: Settings) -> FastAPI:
             max_tokens_param=settings.upstream_max_tokens_param,
         )
         service = ResponsesService(
-            ResponseStore(engine),
+            ResponseStore(database),
             orchestrator,
             policy=EgressPolicy.from_settings(settings),
             default_approval=settings.mcp_default_approval,
@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
             yield
         finally:
             await upstream.aclose()
-            await engine.dispose()
+            await database.dispose()
 
     app = FastAPI(
         title="responses-gateway",

@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     upstream_max_connections: int = 256
     # OpenAI's reasoning models want max_completion_tokens; vLLM, llama.cpp and Ollama know max_tokens.
     upstream_max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
-    database_url: str = "sqlite+aiosqlite:///./gateway.db"
+    database_url: str = "sqlite:///./gateway.db"
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "warning"
 

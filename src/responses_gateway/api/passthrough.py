@@ -9,15 +9,12 @@ from responses_gateway.api.deps import authenticate, gateway
 
 router = APIRouter(prefix="/v1")
 
-_KEEP_HEADERS = ("content-type", "cache-control")
-
 
 async def _relay(request: Request, method: str, path: str) -> StreamingResponse:
     authenticate(request)
     body = await request.body() if method == "POST" else None
-    upstream, chunks = await gateway(request).upstream.proxy(method, path, body)
-    headers = {k: v for k, v in upstream.headers.items() if k.lower() in _KEEP_HEADERS}
-    return StreamingResponse(chunks, status_code=upstream.status_code, headers=headers)
+    relayed = await gateway(request).upstream.relay(method, path, body)
+    return StreamingResponse(relayed.body, status_code=relayed.status, headers=relayed.headers)
 
 
 @router.get("/models")

@@ -16,10 +16,12 @@ same-origin redirects that keep the method and refuses everything else, so heade
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import re
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
@@ -273,6 +275,12 @@ class CappedTransport(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """One per process: building one loads the CA bundle, ~20 ms of CPU, too much per session."""
+    return httpx2.create_ssl_context(trust_env=False)
+
+
 def build_http_client(
     *,
     headers: Mapping[str, str] | None,
@@ -287,10 +295,10 @@ def build_http_client(
     ``trust_env=False`` matters: with a proxy from the environment, DNS would happen in the
     proxy and the address check would be skipped.
     """
-    transport = httpx2.AsyncHTTPTransport(trust_env=False, retries=0)
+    transport = httpx2.AsyncHTTPTransport(verify=_ssl_context(), trust_env=False, retries=0)
     # AsyncHTTPTransport has no network_backend argument, hence the pool swap.
     transport._pool = httpcore2.AsyncConnectionPool(
-        ssl_context=httpx2.create_ssl_context(trust_env=False),
+        ssl_context=_ssl_context(),
         max_connections=100,
         max_keepalive_connections=20,
         keepalive_expiry=5.0,

@@ -1,27 +1,95 @@
-"""Engine creation and migrations for SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+"""Database access for the store (SQLite and PostgreSQL) and migrations for both."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+T = TypeVar("T")
+Work = Callable[[Connection], T]
 
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    if is_sqlite(url):
-        engine = create_async_engine(url, pool_size=8, max_overflow=8)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+def sync_url(url: str) -> str:
+    """SQLite through the standard ``sqlite3`` driver, whatever driver the URL names."""
+    return make_url(url).set(drivername="sqlite").render_as_string(hide_password=False)
+
+
+class Database:
+    """Runs store work (plain functions of a SQLAlchemy ``Connection``) without blocking the loop.
+
+    PostgreSQL: the async engine (asyncpg), ``run_sync`` on an async connection. SQLite: the
+    standard driver on a small thread pool, one hop per unit of work: aiosqlite hops to its
+    thread for every statement, which measured ~2 ms of CPU per stored response against ~0.45 ms
+    here. SQLite has one writer at a time, so writes queue on a lock rather than colliding in
+    ``busy_timeout`` back-off sleeps (tens of ms each).
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: AsyncEngine | None = None
+        self._sqlite: Engine | None = None
+        self._write_lock = asyncio.Lock()
+        if is_sqlite(url):
+            self._sqlite = create_engine(sync_url(url), pool_size=8, max_overflow=8)
+            event.listen(self._sqlite, "connect", _sqlite_pragmas)
+            self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="sqlite")
+        else:
+            # JIT off: PostgreSQL's estimate for the recursive history query is high enough to
+            # trigger JIT compilation, ~8 ms per query for a plan that runs in 0.1 ms.
+            # No pre-ping (a round trip per checkout): pool_recycle retires old connections.
+            self._engine = create_async_engine(
+                url,
+                pool_size=10,
+                max_overflow=20,
+                pool_recycle=300,
+                connect_args={"server_settings": {"jit": "off"}},
+            )
+
+    async def read(self, work: Work[T]) -> T:
+        if self._sqlite is not None:
+            return await self._in_thread(work, transaction=False)
+        assert self._engine is not None
+        async with self._engine.connect() as connection:
+            return await connection.run_sync(work)
+
+    async def write(self, work: Work[T]) -> T:
+        """``work`` in one transaction: all of it is written, or none."""
+        if self._sqlite is not None:
+            async with self._write_lock:
+                return await self._in_thread(work, transaction=True)
+        assert self._engine is not None
+        async with self._engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def _in_thread(self, work: Work[T], *, transaction: bool) -> T:
+        engine = self._sqlite
+        assert engine is not None
+
+        def run() -> T:
+            with engine.begin() if transaction else engine.connect() as connection:
+                return work(connection)
+
+        return await asyncio.get_running_loop().run_in_executor(self._threads, run)
+
+    async def dispose(self) -> None:
+        if self._sqlite is not None:
+            self._threads.shutdown(wait=True)
+            self._sqlite.dispose()
+        if self._engine is not None:
+            await self._engine.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -2,7 +2,8 @@
 
 No transaction is held across an upstream or MCP await: the service loads history before the run
 and saves the finished response after it, in one transaction that writes the row and its items, so
-a stored response is never half-written.
+a stored response is never half-written. Each method is a plain function of a connection, run by
+``Database`` (a thread for SQLite, asyncpg for PostgreSQL).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, insert, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, and_, insert, select, text, update
 
+from responses_gateway.store.engine import Database
 from responses_gateway.store.tables import response_items, responses
 
 _HISTORY = text(
@@ -33,17 +34,26 @@ _HISTORY = text(
 
 
 class ResponseStore:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, database: Database) -> None:
+        self._db = database
 
     async def save(
-        self,
-        owner: str,
-        response: dict[str, Any],
-        input_items: list[dict[str, Any]],
+        self, owner: str, response: dict[str, Any], input_items: list[dict[str, Any]]
     ) -> None:
         """Write a finished response, its input and its output, atomically."""
         body = {key: value for key, value in response.items() if key != "output"}
+        row = {
+            "id": response["id"],
+            "owner": owner,
+            "previous_response_id": response.get("previous_response_id"),
+            "created_at": response["created_at"],
+            "status": response["status"],
+            "model": response["model"],
+            "deleted": False,
+            "data": orjson.dumps(body).decode(),
+        }
+        items = [("input", item) for item in input_items]
+        items += [("output", item) for item in response["output"]]
         rows = [
             {
                 "response_id": response["id"],
@@ -52,38 +62,24 @@ class ResponseStore:
                 "item_id": item.get("id") or "",
                 "data": orjson.dumps(item).decode(),
             }
-            for position, (kind, item) in enumerate(
-                [("input", item) for item in input_items]
-                + [("output", item) for item in response["output"]]
-            )
+            for position, (kind, item) in enumerate(items)
         ]
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                insert(responses),
-                {
-                    "id": response["id"],
-                    "owner": owner,
-                    "previous_response_id": response.get("previous_response_id"),
-                    "created_at": response["created_at"],
-                    "status": response["status"],
-                    "model": response["model"],
-                    "deleted": False,
-                    "data": orjson.dumps(body).decode(),
-                },
-            )
+
+        def work(connection: Connection) -> None:
+            connection.execute(insert(responses), row)
             if rows:
-                await connection.execute(insert(response_items), rows)
+                connection.execute(insert(response_items), rows)
+
+        await self._db.write(work)
 
     async def get(self, owner: str, response_id: str) -> dict[str, Any] | None:
-        async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(responses.c.data).where(_visible(owner, response_id))
-                )
+        def work(connection: Connection) -> dict[str, Any] | None:
+            found = connection.execute(
+                select(responses.c.data).where(_visible(owner, response_id))
             ).first()
-            if row is None:
+            if found is None:
                 return None
-            output = await connection.execute(
+            output = connection.execute(
                 select(response_items.c.data)
                 .where(
                     response_items.c.response_id == response_id,
@@ -91,17 +87,20 @@ class ResponseStore:
                 )
                 .order_by(response_items.c.position)
             )
-            response: dict[str, Any] = orjson.loads(row.data)
+            response: dict[str, Any] = orjson.loads(found.data)
             response["output"] = [orjson.loads(data) for (data,) in output]
             return response
 
+        return await self._db.read(work)
+
     async def history(self, owner: str, response_id: str) -> list[dict[str, Any]] | None:
         """Every item of the chain ending at ``response_id``, oldest first; None if not found."""
-        async with self._engine.connect() as connection:
-            result = await connection.execute(
-                _HISTORY, {"id": response_id, "owner": owner, "no": False}
-            )
-            rows = result.all()
+
+        def work(connection: Connection) -> list[Any]:
+            params = {"id": response_id, "owner": owner, "no": False}
+            return list(connection.execute(_HISTORY, params).all())
+
+        rows = await self._db.read(work)
         if not rows:
             return None
         return [orjson.loads(data) for _, data in rows if data is not None]
@@ -119,49 +118,58 @@ class ResponseStore:
                 responses.c.deleted.is_(False),
             )
         )
-        async with self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return {item_id: orjson.loads(data) for item_id, data in rows}
+
+        def work(connection: Connection) -> list[Any]:
+            return list(connection.execute(query).all())
+
+        return {item_id: orjson.loads(data) for item_id, data in await self._db.read(work)}
 
     async def delete(self, owner: str, response_id: str) -> bool:
-        async with self._engine.begin() as connection:
-            result = await connection.execute(
-                update(responses).where(_visible(owner, response_id)).values(deleted=True)
-            )
-        return bool(result.rowcount)
+        statement = update(responses).where(_visible(owner, response_id)).values(deleted=True)
+
+        def work(connection: Connection) -> bool:
+            return bool(connection.execute(statement).rowcount)
+
+        return await self._db.write(work)
 
     async def input_items(
         self, owner: str, response_id: str, *, after: str | None, limit: int, order: str
     ) -> tuple[list[dict[str, Any]], bool] | None:
         """A page of the response's input items and whether more follow; None if not found."""
-        async with self._engine.connect() as connection:
-            found = (
-                await connection.execute(select(responses.c.id).where(_visible(owner, response_id)))
-            ).first()
-            if found is None:
-                return None
-            position = response_items.c.position
-            query = select(response_items.c.data).where(
-                response_items.c.response_id == response_id, response_items.c.kind == "input"
-            )
-            if after is not None:
-                anchor = (
-                    select(position)
-                    .where(
-                        response_items.c.response_id == response_id,
-                        response_items.c.item_id == after,
-                    )
-                    .scalar_subquery()
+        position = response_items.c.position
+        query = select(response_items.c.data).where(
+            response_items.c.response_id == response_id, response_items.c.kind == "input"
+        )
+        if after is not None:
+            anchor = (
+                select(position)
+                .where(
+                    response_items.c.response_id == response_id,
+                    response_items.c.item_id == after,
                 )
-                query = query.where(position > anchor if order == "asc" else position < anchor)
-            query = query.order_by(position.asc() if order == "asc" else position.desc())
-            rows = (await connection.execute(query.limit(limit + 1))).all()
+                .limit(1)
+                .scalar_subquery()
+            )
+            query = query.where(position > anchor if order == "asc" else position < anchor)
+        query = query.order_by(position.asc() if order == "asc" else position.desc())
+        exists = select(responses.c.id).where(_visible(owner, response_id))
+
+        def work(connection: Connection) -> list[Any] | None:
+            if connection.execute(exists).first() is None:
+                return None
+            return list(connection.execute(query.limit(limit + 1)).all())
+
+        rows = await self._db.read(work)
+        if rows is None:
+            return None
         items = [orjson.loads(data) for (data,) in rows[:limit]]
         return items, len(rows) > limit
 
     async def ping(self) -> None:
-        async with self._engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        def work(connection: Connection) -> None:
+            connection.execute(text("SELECT 1"))
+
+        await self._db.read(work)
 
 
 def _visible(owner: str, response_id: str) -> Any:
