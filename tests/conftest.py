@@ -4,6 +4,7 @@ on PostgreSQL (when one answers at 127.0.0.1:5432; in CI it must)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import uuid
@@ -60,16 +61,23 @@ async def pg_admin(sql: str) -> None:
         await connection.close()
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+@contextlib.contextmanager
+def scratch_postgres(prefix: str) -> Iterator[str]:
+    """A new PostgreSQL database for the block, dropped after it (skips without PostgreSQL)."""
     if not POSTGRES:
         pytest.skip(f"PostgreSQL not found at {PG_HOST}:{PG_PORT}: running on SQLite only")
-    name = f"gateway_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
     try:
         yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
     finally:
         asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with scratch_postgres("gateway_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,7 @@ from responses_gateway.app import create_app
 from responses_gateway.chat.messages import DENIED_TOOL_RESULT
 from responses_gateway.store import tables
 from tests.conftest import Gateway, gateway_settings
+from tests.support.checks import TEXT_ITEM_EVENTS
 from tests.support.database import read_database
 from tests.support.mcp_servers import McpTestServers, running_mcp_servers
 from tests.support.serving import serve_in_thread
@@ -143,14 +144,7 @@ ORDER_C_CALL = [
     "response.mcp_call.completed",
     "response.output_item.done",
 ]
-MESSAGE = [
-    "response.output_item.added",
-    "response.content_part.added",
-    "response.output_text.delta",
-    "response.output_text.done",
-    "response.content_part.done",
-    "response.output_item.done",
-]
+MESSAGE = TEXT_ITEM_EVENTS
 
 
 def open_responses_subset(response: Any) -> dict[str, Any]:

@@ -9,18 +9,11 @@ import httpx
 import openai
 
 from tests.conftest import Gateway
-from tests.support.checks import check_response, read_sse
+from tests.support.checks import TEXT_ITEM_EVENTS, check_response, read_sse
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 START = ["response.created", "response.in_progress"]
-TEXT_ITEM = [
-    "response.output_item.added",
-    "response.content_part.added",
-    "response.output_text.delta",
-    "response.output_text.done",
-    "response.content_part.done",
-    "response.output_item.done",
-]
+TEXT_ITEM = TEXT_ITEM_EVENTS
 
 
 def stream_events(gateway: Gateway, **body: Any) -> list[dict[str, Any]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from sqlalchemy import Connection, inspect
 
 from responses_gateway.store.engine import alembic_config, migrate
 from responses_gateway.store.tables import metadata
-from tests.conftest import PG_HOST, PG_PORT, POSTGRES, pg_admin
+from tests.conftest import scratch_postgres
 from tests.support.database import read_database
 
 
@@ -25,14 +23,8 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
         return
-    if not POSTGRES:
-        pytest.skip(f"PostgreSQL not found at {PG_HOST}:{PG_PORT}: running on SQLite only")
-    name = f"gateway_migrations_{uuid.uuid4().hex[:12]}"
-    asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"postgresql+asyncpg://postgres@{PG_HOST}:{PG_PORT}/{name}"
-    finally:
-        asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with scratch_postgres("gateway_migrations") as url:
+        yield url
 
 
 def _schema(url: str) -> tuple[set[str], list[Any]]:

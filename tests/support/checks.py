@@ -16,6 +16,16 @@ RESPONSE_KEYS = {
     "store", "background", "service_tier", "metadata", "safety_identifier", "prompt_cache_key",
 }  # fmt: skip
 
+TEXT_ITEM_EVENTS = [
+    "response.output_item.added",
+    "response.content_part.added",
+    "response.output_text.delta",
+    "response.output_text.done",
+    "response.content_part.done",
+    "response.output_item.done",
+]
+"""Order A's message item (one delta shown): the reference's emission order for text."""
+
 _OPEN_RESPONSES_EVENTS = {
     "response.created": "ResponseCreatedStreamingEvent",
     "response.in_progress": "ResponseInProgressStreamingEvent",
