@@ -47,7 +47,6 @@ class UpstreamClient:
                 total=None, sock_connect=10.0, sock_read=settings.upstream_timeout
             ),
             trust_env=False,
-            auto_decompress=True,
         )
 
     async def aclose(self) -> None:

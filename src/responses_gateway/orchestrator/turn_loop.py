@@ -67,7 +67,7 @@ class Orchestrator:
 
     async def run(self, turn: Turn, state: ResponseState, emit: EventSink) -> None:
         """Run to a final status without announcing it: the caller stores, then emits
-        ``terminal_event(state)``, so a client never sees ``completed`` for a row not written.
+        ``terminal_event(snapshot)``, so a client never sees ``completed`` for a row not written.
         A ``GatewayError`` ends the response ``failed``, the error kept on ``state.failure``."""
         emit(events.lifecycle("created", state.snapshot()))
         emit(events.lifecycle("in_progress", state.snapshot()))
@@ -187,6 +187,6 @@ def fail(state: ResponseState, exc: GatewayError) -> None:
     state.finish("failed")
 
 
-def terminal_event(state: ResponseState) -> Event:
-    """``response.completed`` / ``incomplete`` / ``failed`` for the state's final status."""
-    return events.lifecycle(state.status, state.snapshot())
+def terminal_event(response: dict[str, Any]) -> Event:
+    """``response.completed`` / ``incomplete`` / ``failed`` for a final Response snapshot."""
+    return events.lifecycle(response["status"], response)

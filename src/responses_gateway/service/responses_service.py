@@ -88,8 +88,9 @@ class ResponsesService:
         await self._orchestrator.run(turn, state, _discard)
         if state.failure is not None:
             raise state.failure
-        await self._save(owner, state, items, request.store)
-        return state.snapshot()
+        response = state.snapshot()
+        await self._save(owner, response, items, request.store)
+        return response
 
     async def produce(
         self,
@@ -109,18 +110,20 @@ class ResponsesService:
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 state.cancel()
-                await self._save(owner, state, items, turn.request.store, quiet=True)
+                await self._save(owner, state.snapshot(), items, turn.request.store, quiet=True)
             raise
+        response = state.snapshot()
         try:
-            await self._save(owner, state, items, turn.request.store)
+            await self._save(owner, response, items, turn.request.store)
         except GatewayError as exc:
             fail(state, exc)
-        emit(terminal_event(state))
+            response = state.snapshot()
+        emit(terminal_event(response))
 
     async def _save(
         self,
         owner: str,
-        state: ResponseState,
+        response: dict[str, Any],
         items: list[dict[str, Any]],
         store: bool,
         *,
@@ -128,12 +131,12 @@ class ResponsesService:
     ) -> None:
         # Failed responses are not stored: a non-streamed failure is an HTTP error with no
         # response id to retrieve, and a streamed one must store exactly the same.
-        if not store or state.status == "failed":
+        if not store or response["status"] == "failed":
             return
         try:
-            await self._store.save(owner, state.snapshot(), items)
+            await self._store.save(owner, response, items)
         except Exception as exc:
-            log.exception("storing response %s failed", state.id)
+            log.exception("storing response %s failed", response["id"])
             if quiet:
                 return
             raise GatewayError("The response could not be stored.", code="store_failed") from exc

@@ -40,7 +40,6 @@ class Database:
     """
 
     def __init__(self, url: str) -> None:
-        self.url = url
         self._engine: AsyncEngine | None = None
         self._sqlite: Engine | None = None
         if is_sqlite(url):
@@ -70,20 +69,16 @@ class Database:
     async def write(self, work: Work[T]) -> T:
         """``work`` in one transaction: all of it is written, or none."""
         if self._sqlite is not None:
-            return await self._in_thread(work)
+            engine = self._sqlite
+
+            def run() -> T:
+                with engine.begin() as connection:
+                    return work(connection)
+
+            return await asyncio.get_running_loop().run_in_executor(self._threads, run)
         assert self._engine is not None
         async with self._engine.begin() as connection:
             return await connection.run_sync(work)
-
-    async def _in_thread(self, work: Work[T]) -> T:
-        engine = self._sqlite
-        assert engine is not None
-
-        def run() -> T:
-            with engine.begin() as connection:
-                return work(connection)
-
-        return await asyncio.get_running_loop().run_in_executor(self._threads, run)
 
     async def dispose(self) -> None:
         if self._sqlite is not None:
