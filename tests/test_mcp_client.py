@@ -301,6 +301,7 @@ async def test_colliding_tool_names_stay_per_server(
 async def test_cancelling_the_request_closes_sessions_promptly(
     servers: McpTestServers, params: McpParams, hanging_url: str
 ) -> None:
+    deletes_before = servers.streamable.http_methods().count("DELETE")
     started = time.monotonic()
     with anyio.move_on_after(0.5):
         async with McpSessions(params) as sessions, anyio.create_task_group() as tg:
@@ -312,7 +313,8 @@ async def test_cancelling_the_request_closes_sessions_promptly(
             )
             tg.start_soon(sessions.list_tools, McpServer("hang", hanging_url))
     assert time.monotonic() - started < 2.0
-    assert servers.streamable.http_methods()[-1] == "DELETE"  # the close is shielded
+    # The close is shielded; a cancellation notice may race it, so count rather than take the last.
+    assert servers.streamable.http_methods().count("DELETE") == deletes_before + 1
 
 
 async def test_settings_are_accepted(servers: McpTestServers) -> None:
