@@ -1,4 +1,4 @@
-"""Alembic environment: one set of migrations for SQLite (standard driver) and PostgreSQL (asyncpg).
+"""Alembic environment: one set of migrations for SQLite (stdlib driver) and PostgreSQL (asyncpg).
 
 On PostgreSQL the run holds an advisory lock, so replicas that start together migrate one at a time
 instead of racing to create the same tables.
@@ -14,13 +14,13 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from responses_gateway.config import Settings
-from responses_gateway.store.engine import is_sqlite, sync_url
 from responses_gateway.store.tables import metadata
+from responses_gateway.store.urls import alembic_url, is_sqlite
 
 MIGRATION_LOCK = 7_265_730_451  # any constant shared by every replica
 
 config = context.config
-url = config.attributes.get("database_url") or Settings().database_url
+url = alembic_url(config.attributes.get("database_url") or Settings().database_url)
 
 
 def run_migrations(connection: Connection) -> None:
@@ -55,7 +55,7 @@ if context.is_offline_mode():
     with context.begin_transaction():
         context.run_migrations()
 elif is_sqlite(url):
-    engine = create_engine(sync_url(url), poolclass=pool.NullPool)
+    engine = create_engine(url, poolclass=pool.NullPool)
     with engine.connect() as connection:
         run_migrations(connection)
         connection.commit()

@@ -18,7 +18,7 @@ import pytest
 
 from responses_gateway.app import create_app
 from responses_gateway.config import Settings
-from responses_gateway.store.engine import migrate
+from responses_gateway.store.migrations import migrate
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import ScriptedUpstream, running_upstream
 

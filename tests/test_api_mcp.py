@@ -22,11 +22,9 @@ import openai
 import orjson
 import pytest
 from openresponses_types import types as ort
-from sqlalchemy import Connection, select
 
 from responses_gateway.app import create_app
 from responses_gateway.chat.messages import DENIED_TOOL_RESULT
-from responses_gateway.store import tables
 from tests.conftest import Gateway, gateway_settings
 from tests.support.checks import TEXT_ITEM_EVENTS
 from tests.support.database import read_database
@@ -159,19 +157,11 @@ def open_responses_subset(response: Any) -> dict[str, Any]:
 
 def stored_rows(database_url: str, response_id: str) -> tuple[list[str], list[dict[str, Any]]]:
     """The raw ``responses.data`` and ``response_items.data`` of one stored response."""
-
-    def read(conn: Connection) -> tuple[list[str], list[dict[str, Any]]]:
-        rows = conn.execute(
-            select(tables.responses.c.data).where(tables.responses.c.id == response_id)
-        )
-        items = conn.execute(
-            select(tables.response_items.c.data).where(
-                tables.response_items.c.response_id == response_id
-            )
-        )
-        return [row[0] for row in rows], [orjson.loads(row[0]) for row in items]
-
-    return read_database(database_url, read)
+    rows = read_database(database_url, "SELECT data FROM responses WHERE id = :id", id=response_id)
+    items = read_database(
+        database_url, "SELECT data FROM response_items WHERE response_id = :id", id=response_id
+    )
+    return [row[0] for row in rows], [orjson.loads(row[0]) for row in items]
 
 
 def without_mcp_outputs(data: Any) -> Any:

@@ -7,13 +7,12 @@ from collections.abc import Iterator
 import httpx
 import openai
 import pytest
-from sqlalchemy import Connection, event, func, select
-from sqlalchemy.engine import Engine
 
 from responses_gateway.app import create_app
-from responses_gateway.store.tables import response_items
+from responses_gateway.store.database import Database
+from responses_gateway.store.responses import ResponseStore
 from tests.conftest import Gateway, gateway_settings
-from tests.support.database import read_database
+from tests.support.database import read_database, with_database
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
 
@@ -144,39 +143,27 @@ def test_api_keys_and_ownership(authed: Gateway, upstream: ScriptedUpstream) -> 
     assert "key-a" not in str(upstream.headers) and "key-b" not in str(upstream.headers)
 
 
-class _StatementCounter:
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, *_args: object) -> None:
-        self.count += 1
-
-
 def test_chains_grow_linearly_and_load_in_one_query(
     client: openai.OpenAI, upstream: ScriptedUpstream, database_url: str
 ) -> None:
-    counter = _StatementCounter()
     previous = None
-    statements = []
     for turn in range(12):
-        event.listen(Engine, "before_cursor_execute", counter)
-        before = counter.count
         previous = client.responses.create(
             model="m", input=f"turn {turn}", previous_response_id=previous.id if previous else None
         )
-        statements.append(counter.count - before)
-        event.remove(Engine, "before_cursor_execute", counter)
+    assert previous is not None
+    last_id = previous.id
     assert len(upstream.last["messages"]) == 23
-    # Turn 2 and turn 12 read their history with the same number of statements.
-    assert statements[1] == statements[-1]
 
-    def rows(connection: Connection) -> tuple[int, int]:
-        count_items = select(func.count()).select_from(response_items)
-        total = connection.execute(count_items).scalar_one()
-        mine = response_items.c.response_id == previous.id  # type: ignore[union-attr]
-        own = connection.execute(count_items.where(mine)).scalar_one()
-        return total, own
+    async def history(database: Database) -> tuple[list[int], int]:
+        before = database.statements
+        found = await ResponseStore(database).history("", last_id)
+        assert found is not None
+        return [len(turn) for turn in found[0]], database.statements - before
 
-    total, own = read_database(database_url, rows)
+    assert with_database(database_url, history) == ([2] * 12, 1)  # 12 turns, one statement
+    count = "SELECT count(*) FROM response_items"
+    [(total,)] = read_database(database_url, count)
+    [(own,)] = read_database(database_url, count + " WHERE response_id = :id", id=last_id)
     assert own == 2  # the last turn stores its own input and output only, never the history
     assert total >= 24

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,13 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, create_engine, inspect
+from sqlalchemy.ext.asyncio import create_async_engine
 
-from responses_gateway.store.engine import alembic_config, migrate
+from responses_gateway.store.migrations import alembic_config, migrate
 from responses_gateway.store.tables import metadata
+from responses_gateway.store.urls import alembic_url, is_sqlite
 from tests.conftest import scratch_postgres
-from tests.support.database import read_database
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -34,7 +36,23 @@ def _schema(url: str) -> tuple[set[str], list[Any]]:
         tables = set(inspect(connection).get_table_names())
         return tables, compare_metadata(MigrationContext.configure(connection), metadata)
 
-    return read_database(url, read)
+    if is_sqlite(url):
+        engine = create_engine(alembic_url(url))
+        try:
+            with engine.connect() as connection:
+                return read(connection)
+        finally:
+            engine.dispose()
+
+    async def read_postgres() -> tuple[set[str], list[Any]]:
+        engine = create_async_engine(alembic_url(url))
+        try:
+            async with engine.connect() as connection:
+                return await connection.run_sync(read)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read_postgres())
 
 
 def test_upgrade_downgrade_upgrade_without_drift(empty_database: str) -> None:

@@ -15,8 +15,9 @@ from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.config import Settings
 from responses_gateway.mcp import EgressPolicy, McpSessions
 from responses_gateway.orchestrator.turn_loop import Orchestrator
+from responses_gateway.service.history import HistoryCache
 from responses_gateway.service.responses_service import ResponsesService
-from responses_gateway.store.engine import Database
+from responses_gateway.store.database import open_database
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.upstream import UpstreamClient
 
@@ -29,7 +30,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        database = Database(settings.database_url)
+        database = await open_database(settings.database_url, pool_size=settings.database_pool_size)
         upstream = UpstreamClient(settings)
         orchestrator = Orchestrator(
             upstream,
@@ -42,13 +43,14 @@ def create_app(settings: Settings) -> FastAPI:
             orchestrator,
             policy=EgressPolicy.from_settings(settings),
             default_approval=settings.mcp_default_approval,
+            history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
         )
         app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys))
         try:
             yield
         finally:
             await upstream.aclose()
-            await database.dispose()
+            await database.close()
 
     app = FastAPI(
         title="responses-gateway",

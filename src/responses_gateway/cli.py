@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
-    from responses_gateway.store.engine import migrate
+    from responses_gateway.store.migrations import migrate
 
     if args.command == "migrate":
         migrate(settings.database_url)

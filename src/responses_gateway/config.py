@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from responses_gateway.store.urls import check_url
+
 
 def _split_csv(value: object) -> object:
     if isinstance(value, str):
@@ -27,6 +29,10 @@ class Settings(BaseSettings):
     # OpenAI's reasoning models want max_completion_tokens; vLLM, llama.cpp and Ollama know max_tokens.
     upstream_max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     database_url: str = "sqlite:///./gateway.db"
+    # PostgreSQL connections per process; each replica (and each --workers process) has its own.
+    database_pool_size: int = Field(default=20, ge=1)
+    # Recent chains kept in memory per process, so a chained turn skips the history query.
+    history_cache_mb: int = Field(default=64, ge=0)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "warning"
 
@@ -38,6 +44,11 @@ class Settings(BaseSettings):
     mcp_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
     mcp_allow_private_networks: bool = False
     mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        return check_url(value)
 
     @field_validator("api_keys", "mcp_allowed_hosts", mode="before")
     @classmethod

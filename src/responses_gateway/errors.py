@@ -64,6 +64,15 @@ class UpstreamError(GatewayError):
         return error_envelope(self.message, kind, self.param, self.code)
 
 
+class StoreUnavailable(GatewayError):
+    """The database did not answer (down, restarting, out of connections): worth a retry."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        super().__init__("The response store is unavailable; try again.", code="store_unavailable")
+
+
 class McpDependencyFailed(GatewayError):
     status_code = 424
     type = "external_connector_error"

@@ -1,24 +1,29 @@
-"""Read the gateway's database directly from a test, through the store's own ``Database``."""
+"""Read the gateway's database directly from a test, through the store's own drivers."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection
-
-from responses_gateway.store.engine import Database
+from responses_gateway.store.database import Database, Query, Row, open_database
 
 T = TypeVar("T")
 
 
-def read_database(url: str, work: Callable[[Connection], T]) -> T:
+def with_database(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` on a fresh connection to ``url`` (from sync test code)."""
+
     async def run() -> T:
-        database = Database(url)
+        database = await open_database(url, pool_size=1)
         try:
-            return await database.read(work)
+            return await work(database)
         finally:
-            await database.dispose()
+            await database.close()
 
     return asyncio.run(run())
+
+
+def read_database(url: str, sql: str, **params: Any) -> list[Row]:
+    """The rows of one ``SELECT`` (``:name`` parameters)."""
+    return with_database(url, lambda database: database.fetch(Query(sql), params))

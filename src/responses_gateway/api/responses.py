@@ -24,10 +24,10 @@ async def create_response(request: Request) -> Any:
     service = gateway(request).service
     if not body.stream:
         return JSONBody(await service.create(body, owner))
-    turn, state, items = await service.prepare(body, owner)
+    prepared = await service.prepare(body, owner)
 
     async def produce(emit: EventSink) -> None:
-        await service.produce(turn, state, items, owner, emit)
+        await service.produce(prepared, owner, emit)
 
     return EventStreamResponse(produce)
 

@@ -2,19 +2,22 @@
 
 Calls and their results are grouped the way chat templates expect: one assistant message carrying
 the text and every tool call of a step, followed by one ``tool`` message per result. Reasoning and
-``mcp_list_tools`` items have no chat equivalent and are left out.
+``mcp_list_tools`` items have no chat equivalent and are left out. Grouping stops at turn
+boundaries: each stored turn converts on its own, once (see ``ChatHistory``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 import orjson
 
 from responses_gateway.errors import InvalidRequest
 
 ChatMessage = dict[str, Any]
+McpNames = Mapping[tuple[str, str], str]
 
 DENIED_TOOL_RESULT = "The user denied this tool call."
 
@@ -128,14 +131,45 @@ def _mcp_result(item: dict[str, Any]) -> str:
     return f"Error: {error.get('message') or orjson.dumps(error).decode()}"
 
 
+class ChatHistory(NamedTuple):
+    """Earlier turns in chat form, built turn by turn so that a chain's next turn only converts
+    its own items. Each turn's messages are complete (flushed at its end); ``approvals`` keeps
+    the approval requests seen, since a later turn's denial replays the denied call."""
+
+    messages: tuple[ChatMessage, ...] = ()
+    approvals: Mapping[str, dict[str, Any]] = MappingProxyType({})
+
+
+def extend_chat(
+    history: ChatHistory, items: Iterable[dict[str, Any]], mcp_names: McpNames
+) -> ChatHistory:
+    """``history`` followed by one more turn's items."""
+    approvals = dict(history.approvals)
+    messages = _convert(items, mcp_names, approvals)
+    return ChatHistory((*history.messages, *messages), approvals)
+
+
 def to_chat_messages(
-    instructions: str | None, items: Iterable[dict[str, Any]], mcp_names: dict[tuple[str, str], str]
+    instructions: str | None,
+    history: ChatHistory,
+    items: Iterable[dict[str, Any]],
+    mcp_names: McpNames,
 ) -> list[ChatMessage]:
-    """Translate the whole context; ``mcp_names`` maps (server_label, tool) to the name the model saw."""
+    """The ``messages`` of a chat request: this turn's instructions (never inherited), the
+    earlier turns, then this turn's items; ``mcp_names`` maps (server_label, tool) to the name
+    the model saw."""
+    messages: list[ChatMessage] = (
+        [{"role": "system", "content": instructions}] if instructions else []
+    )
+    messages.extend(history.messages)
+    messages.extend(_convert(items, mcp_names, dict(history.approvals)))
+    return messages
+
+
+def _convert(
+    items: Iterable[dict[str, Any]], mcp_names: McpNames, approvals: dict[str, dict[str, Any]]
+) -> list[ChatMessage]:
     builder = _Builder()
-    if instructions:
-        builder.plain({"role": "system", "content": instructions})
-    approvals: dict[str, dict[str, Any]] = {}
     for item in items:
         kind = item["type"]
         if kind == "message":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from responses_gateway import events
-from responses_gateway.chat.messages import to_chat_messages
+from responses_gateway.chat.messages import ChatHistory, McpNames, to_chat_messages
 from responses_gateway.chat.payload import chat_payload
 from responses_gateway.chat.reply import ReplyParser, usage_from_chat
 from responses_gateway.errors import GatewayError
@@ -41,12 +41,19 @@ class ChatBackend(Protocol):
     def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
 
 
+class EarlierTurns(Protocol):
+    def chat(self, mcp_names: McpNames) -> ChatHistory:
+        """The earlier turns as chat messages, tools named as in ``mcp_names``."""
+        ...
+
+
 @dataclass
 class Turn:
     """Everything validated before the first event: the request and the context it continues."""
 
     request: CreateResponseRequest
-    context: list[dict[str, Any]]  # earlier turns' items, then this turn's input
+    history: EarlierTurns
+    items: list[dict[str, Any]]  # this turn's input
     catalog: ToolCatalog
     approved: list[PlannedCall] = field(default_factory=list)
 
@@ -119,7 +126,10 @@ class Orchestrator:
     ) -> RoundWriter:
         request = turn.request
         messages = to_chat_messages(
-            request.instructions, [*turn.context, *state.output], turn.catalog.chat_names
+            request.instructions,
+            turn.history.chat(turn.catalog.chat_names),
+            [*turn.items, *state.output],
+            turn.catalog.chat_names,
         )
         payload = chat_payload(
             request,

@@ -1,13 +1,15 @@
 """``ResponsesService``: create (streamed or not), retrieve, delete, list input items.
 
-Order of work for a create: validate and load the context (one query) → run the orchestrator (no
-transaction open) → store the finished response (one transaction) → announce the terminal event.
+Order of work for a create: validate and load the context (one query, or a cache hit and one
+lookup) → run the orchestrator (no transaction open) → store the finished response (one
+transaction) → announce the terminal event.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -26,6 +28,7 @@ from responses_gateway.orchestrator.turn_loop import (
 )
 from responses_gateway.schemas.request import CreateResponseRequest
 from responses_gateway.service.context import input_items
+from responses_gateway.service.history import EMPTY_HISTORY, History, HistoryCache
 from responses_gateway.service.refusals import refuse_unsupported_fields
 from responses_gateway.service.tools import approved_calls, build_catalog
 from responses_gateway.store.responses import ResponseStore
@@ -44,6 +47,16 @@ def _discard(_event: Event) -> None:
     return None
 
 
+@dataclass
+class PreparedTurn:
+    """A create that passed every check: what the run needs, and the chain it continues (kept
+    to cache the new response's history once it is stored)."""
+
+    turn: Turn
+    state: ResponseState
+    history: History
+
+
 class ResponsesService:
     def __init__(
         self,
@@ -52,94 +65,105 @@ class ResponsesService:
         *,
         policy: EgressPolicy,
         default_approval: str,
+        history_cache: HistoryCache,
     ) -> None:
         self._store = store
         self._orchestrator = orchestrator
         self._policy = policy
         self._default_approval = default_approval
+        self._histories = history_cache
 
-    async def prepare(
-        self, request: CreateResponseRequest, owner: str
-    ) -> tuple[Turn, ResponseState, list[dict[str, Any]]]:
+    async def prepare(self, request: CreateResponseRequest, owner: str) -> PreparedTurn:
         """Everything that can be refused with a 4xx, done before the first event."""
         refuse_unsupported_fields(request)
-        history: list[dict[str, Any]] = []
+        history = EMPTY_HISTORY
         if request.previous_response_id is not None:
-            found = await self._store.history(owner, request.previous_response_id)
-            if found is None:
-                raise previous_response_not_found(request.previous_response_id)
-            history = found
+            history = await self._history(owner, request.previous_response_id)
 
         async def find_items(ids: list[str]) -> dict[str, dict[str, Any]]:
             return await self._store.find_items(owner, ids)
 
-        items = await input_items(request, history, find_items)
-        context = history + items
+        items = await input_items(request, history.items, find_items)
+        context = [*history.items, *items]
         catalog, echoed = await build_catalog(
             request, context, self._policy, self._default_approval
         )
-        turn = Turn(request, context, catalog, approved_calls(catalog, context, items))
+        turn = Turn(request, history, items, catalog, approved_calls(catalog, context, items))
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, echoed))
-        return turn, state, items
+        return PreparedTurn(turn, state, history)
+
+    async def _history(self, owner: str, response_id: str) -> History:
+        """From the cache after one indexed lookup that the response is still there, else
+        with the one recursive query."""
+        cached = self._histories.get(owner, response_id)
+        if cached is not None:
+            if await self._store.is_live(owner, response_id):
+                return cached
+            self._histories.discard(owner, response_id)
+            raise previous_response_not_found(response_id)
+        found = await self._store.history(owner, response_id)
+        if found is None:
+            raise previous_response_not_found(response_id)
+        history = History(*found)
+        self._histories.put(owner, response_id, history)
+        return history
 
     async def create(self, request: CreateResponseRequest, owner: str) -> dict[str, Any]:
         """A non-streamed create: the Response object, or the error as an HTTP status."""
-        turn, state, items = await self.prepare(request, owner)
-        await self._orchestrator.run(turn, state, _discard)
+        prepared = await self.prepare(request, owner)
+        state = prepared.state
+        await self._orchestrator.run(prepared.turn, state, _discard)
         if state.failure is not None:
             raise state.failure
         response = state.snapshot()
-        await self._save(owner, response, items, request.store)
+        await self._save(owner, response, prepared)
         return response
 
-    async def produce(
-        self,
-        turn: Turn,
-        state: ResponseState,
-        items: list[dict[str, Any]],
-        owner: str,
-        emit: EventSink,
-    ) -> None:
+    async def produce(self, prepared: PreparedTurn, owner: str, emit: EventSink) -> None:
         """A streamed create. When the client goes away mid-run the task is cancelled: the
         upstream call stops there, and what was finished is stored as ``cancelled``."""
+        state = prepared.state
         try:
-            await self._orchestrator.run(turn, state, emit)
+            await self._orchestrator.run(prepared.turn, state, emit)
         except Exception as exc:  # a bug must still end the stream with response.failed
             log.exception("response %s failed unexpectedly", state.id)
             fail(state, GatewayError(f"The server had an error ({type(exc).__name__})."))
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 state.cancel()
-                await self._save(owner, state.snapshot(), items, turn.request.store, quiet=True)
+                await self._save(owner, state.snapshot(), prepared, quiet=True)
             raise
         response = state.snapshot()
         try:
-            await self._save(owner, response, items, turn.request.store)
+            await self._save(owner, response, prepared)
         except GatewayError as exc:
             fail(state, exc)
             response = state.snapshot()
         emit(terminal_event(response))
 
     async def _save(
-        self,
-        owner: str,
-        response: dict[str, Any],
-        items: list[dict[str, Any]],
-        store: bool,
-        *,
-        quiet: bool = False,
+        self, owner: str, response: dict[str, Any], prepared: PreparedTurn, *, quiet: bool = False
     ) -> None:
         # Failed responses are not stored: a non-streamed failure is an HTTP error with no
         # response id to retrieve, and a streamed one must store exactly the same.
-        if not store or response["status"] == "failed":
+        if not prepared.turn.request.store or response["status"] == "failed":
             return
+        items = prepared.turn.items
         try:
-            await self._store.save(owner, response, items)
+            size = await self._store.save(owner, response, items)
         except Exception as exc:
             log.exception("storing response %s failed", response["id"])
             if quiet:
                 return
             raise GatewayError("The response could not be stored.", code="store_failed") from exc
+        previous = prepared.turn.request.previous_response_id
+        if previous is not None:
+            # Only conversations are cached (a one-off response costs its first follow-up one
+            # short query), and only their newest turn: chaining twice from one response
+            # (a regenerate) reads the history from the database again.
+            history = prepared.history.extended([*items, *response["output"]], size)
+            self._histories.put(owner, response["id"], history)
+            self._histories.discard(owner, previous)
 
     async def ping(self) -> None:
         await self._store.ping()

@@ -2,35 +2,104 @@
 
 No transaction is held across an upstream or MCP await: the service loads history before the run
 and saves the finished response after it, in one transaction that writes the row and its items, so
-a stored response is never half-written. Each method is a plain function of a connection, run by
-``Database`` (a thread for SQLite, asyncpg for PostgreSQL).
+a stored response is never half-written. Each read is one statement (one round trip); the SQL is
+the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, insert, select, text, update
 
-from responses_gateway.store.engine import Database
-from responses_gateway.store.tables import response_items, responses
+from responses_gateway.store.database import Database, Query
 
-_HISTORY = text(
+# The chain from the newest response back to the first, then every item of it, oldest first.
+# Deleted ancestors still count (tombstones): only the response chained from must be live.
+_HISTORY = Query(
     """
     WITH RECURSIVE chain(id, prev, depth) AS (
         SELECT id, previous_response_id, 0 FROM responses
-        WHERE id = :id AND owner = :owner AND deleted = :no
+        WHERE id = :id AND owner = :owner AND NOT deleted
         UNION ALL
         SELECT r.id, r.previous_response_id, chain.depth + 1
         FROM responses r JOIN chain ON r.id = chain.prev
-        WHERE chain.depth < 100000
     )
     SELECT chain.depth, i.data FROM chain
     LEFT JOIN response_items i ON i.response_id = chain.id
     ORDER BY chain.depth DESC, i.position
     """
 )
+
+_IS_LIVE = Query("SELECT 1 FROM responses WHERE id = :id AND owner = :owner AND NOT deleted")
+
+# The response row and its output items; one row with a NULL item when it has no output.
+_GET = Query(
+    """
+    SELECT r.data, i.data FROM responses r
+    LEFT JOIN response_items i ON i.response_id = r.id AND i.kind = 'output'
+    WHERE r.id = :id AND r.owner = :owner AND NOT r.deleted
+    ORDER BY i.position
+    """
+)
+
+_INSERT_RESPONSE = Query(
+    """
+    INSERT INTO responses (id, owner, previous_response_id, created_at, status, model, deleted, data)
+    VALUES (:id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data)
+    """
+)
+
+_INSERT_ITEM = Query(
+    """
+    INSERT INTO response_items (response_id, position, kind, item_id, data)
+    VALUES (:response_id, :position, :kind, :item_id, :data)
+    """
+)
+
+_DELETE = Query(
+    "UPDATE responses SET deleted = TRUE WHERE id = :id AND owner = :owner AND NOT deleted"
+)
+
+_PING = Query("SELECT 1")
+
+
+@lru_cache(maxsize=64)
+def _find_items(count: int) -> Query:
+    """Items by id among an owner's live responses, for ``count`` ids."""
+    ids = ", ".join(f":id{n}" for n in range(count))
+    return Query(
+        f"""
+        SELECT i.item_id, i.data FROM response_items i
+        JOIN responses r ON r.id = i.response_id
+        WHERE i.item_id IN ({ids}) AND r.owner = :owner AND NOT r.deleted
+        """
+    )
+
+
+@lru_cache(maxsize=4)
+def _input_items(order: str, after: bool) -> Query:
+    """A page of input items, ``limit`` + 1 rows to tell whether more follow. Like ``_GET``, one
+    row with a NULL item when the response exists but the page is empty; none when it does not."""
+    direction, before_or_after = ("ASC", ">") if order == "asc" else ("DESC", "<")
+    anchor = (
+        f"""AND i.position {before_or_after} (
+            SELECT position FROM response_items
+            WHERE response_id = :id AND item_id = :after LIMIT 1)"""
+        if after
+        else ""
+    )
+    return Query(
+        f"""
+        SELECT i.data FROM responses r
+        LEFT JOIN response_items i
+            ON i.response_id = r.id AND i.kind = 'input' {anchor}
+        WHERE r.id = :id AND r.owner = :owner AND NOT r.deleted
+        ORDER BY i.position {direction}
+        LIMIT :limit
+        """
+    )
 
 
 class ResponseStore:
@@ -39,8 +108,9 @@ class ResponseStore:
 
     async def save(
         self, owner: str, response: dict[str, Any], input_items: list[dict[str, Any]]
-    ) -> None:
-        """Write a finished response, its input and its output, atomically."""
+    ) -> int:
+        """Write a finished response, its input and its output, atomically; returns the size
+        of the items written, in bytes."""
         body = {key: value for key, value in response.items() if key != "output"}
         row = {
             "id": response["id"],
@@ -49,7 +119,6 @@ class ResponseStore:
             "created_at": response["created_at"],
             "status": response["status"],
             "model": response["model"],
-            "deleted": False,
             "data": orjson.dumps(body).decode(),
         }
         items = [("input", item) for item in input_items]
@@ -64,117 +133,63 @@ class ResponseStore:
             }
             for position, (kind, item) in enumerate(items)
         ]
-
-        def work(connection: Connection) -> None:
-            connection.execute(insert(responses), row)
-            if rows:
-                connection.execute(insert(response_items), rows)
-
-        await self._db.write(work)
+        await self._db.write([(_INSERT_RESPONSE, [row]), (_INSERT_ITEM, rows)])
+        return sum(len(item["data"]) for item in rows)
 
     async def get(self, owner: str, response_id: str) -> dict[str, Any] | None:
-        def work(connection: Connection) -> dict[str, Any] | None:
-            found = connection.execute(
-                select(responses.c.data).where(_visible(owner, response_id))
-            ).first()
-            if found is None:
-                return None
-            output = connection.execute(
-                select(response_items.c.data)
-                .where(
-                    response_items.c.response_id == response_id,
-                    response_items.c.kind == "output",
-                )
-                .order_by(response_items.c.position)
-            )
-            response: dict[str, Any] = orjson.loads(found.data)
-            response["output"] = [orjson.loads(data) for (data,) in output]
-            return response
-
-        return await self._db.read(work)
-
-    async def history(self, owner: str, response_id: str) -> list[dict[str, Any]] | None:
-        """Every item of the chain ending at ``response_id``, oldest first; None if not found."""
-
-        def work(connection: Connection) -> list[Any]:
-            params = {"id": response_id, "owner": owner, "no": False}
-            return list(connection.execute(_HISTORY, params).all())
-
-        rows = await self._db.read(work)
+        rows = await self._db.fetch(_GET, {"id": response_id, "owner": owner})
         if not rows:
             return None
-        return [orjson.loads(data) for _, data in rows if data is not None]
+        response: dict[str, Any] = orjson.loads(rows[0][0])
+        response["output"] = [orjson.loads(item) for _, item in rows if item is not None]
+        return response
+
+    async def history(
+        self, owner: str, response_id: str
+    ) -> tuple[list[list[dict[str, Any]]], int] | None:
+        """The items of each turn of the chain ending at ``response_id``, oldest turn first, and
+        their size in bytes; None if that response is not found."""
+        rows = await self._db.fetch(_HISTORY, {"id": response_id, "owner": owner})
+        if not rows:
+            return None
+        turns: list[list[dict[str, Any]]] = []
+        depth, size = None, 0
+        for row_depth, data in rows:
+            if row_depth != depth:
+                depth = row_depth
+                turns.append([])
+            if data is not None:
+                turns[-1].append(orjson.loads(data))
+                size += len(data)
+        return turns, size
+
+    async def is_live(self, owner: str, response_id: str) -> bool:
+        """Whether the owner can still see (and chain from) the response."""
+        return bool(await self._db.fetch(_IS_LIVE, {"id": response_id, "owner": owner}))
 
     async def find_items(self, owner: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Items by id among the owner's live responses (``item_reference`` outside the chain)."""
         if not item_ids:
             return {}
-        query = (
-            select(response_items.c.item_id, response_items.c.data)
-            .join(responses, responses.c.id == response_items.c.response_id)
-            .where(
-                response_items.c.item_id.in_(item_ids),
-                responses.c.owner == owner,
-                responses.c.deleted.is_(False),
-            )
-        )
-
-        def work(connection: Connection) -> list[Any]:
-            return list(connection.execute(query).all())
-
-        return {item_id: orjson.loads(data) for item_id, data in await self._db.read(work)}
+        params = {f"id{n}": item_id for n, item_id in enumerate(item_ids)}
+        params["owner"] = owner
+        rows = await self._db.fetch(_find_items(len(item_ids)), params)
+        return {item_id: orjson.loads(data) for item_id, data in rows}
 
     async def delete(self, owner: str, response_id: str) -> bool:
-        statement = update(responses).where(_visible(owner, response_id)).values(deleted=True)
-
-        def work(connection: Connection) -> bool:
-            return bool(connection.execute(statement).rowcount)
-
-        return await self._db.write(work)
+        return await self._db.execute(_DELETE, {"id": response_id, "owner": owner}) > 0
 
     async def input_items(
         self, owner: str, response_id: str, *, after: str | None, limit: int, order: str
     ) -> tuple[list[dict[str, Any]], bool] | None:
         """A page of the response's input items and whether more follow; None if not found."""
-        position = response_items.c.position
-        query = select(response_items.c.data).where(
-            response_items.c.response_id == response_id, response_items.c.kind == "input"
-        )
-        if after is not None:
-            anchor = (
-                select(position)
-                .where(
-                    response_items.c.response_id == response_id,
-                    response_items.c.item_id == after,
-                )
-                .limit(1)
-                .scalar_subquery()
-            )
-            query = query.where(position > anchor if order == "asc" else position < anchor)
-        query = query.order_by(position.asc() if order == "asc" else position.desc())
-        exists = select(responses.c.id).where(_visible(owner, response_id))
-
-        def work(connection: Connection) -> list[Any] | None:
-            if connection.execute(exists).first() is None:
-                return None
-            return list(connection.execute(query.limit(limit + 1)).all())
-
-        rows = await self._db.read(work)
-        if rows is None:
+        query = _input_items(order, after is not None)
+        params = {"id": response_id, "owner": owner, "after": after, "limit": limit + 1}
+        rows = await self._db.fetch(query, params)
+        if not rows:
             return None
-        items = [orjson.loads(data) for (data,) in rows[:limit]]
-        return items, len(rows) > limit
+        found = [data for (data,) in rows if data is not None]
+        return [orjson.loads(data) for data in found[:limit]], len(found) > limit
 
     async def ping(self) -> None:
-        def work(connection: Connection) -> None:
-            connection.execute(text("SELECT 1"))
-
-        await self._db.read(work)
-
-
-def _visible(owner: str, response_id: str) -> Any:
-    return and_(
-        responses.c.id == response_id,
-        responses.c.owner == owner,
-        responses.c.deleted.is_(False),
-    )
+        await self._db.fetch(_PING, {})

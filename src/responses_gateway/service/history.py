@@ -1,0 +1,104 @@
+"""A chain's earlier turns, and an in-memory cache of recent ones so a chain's next turn neither
+re-reads nor re-converts its whole history.
+
+Measured (SQLite, a 50-turn chain, 100 items): the recursive history query cost 0.18 ms, parsing
+its items 0.10 ms and converting them to chat messages 0.14 ms, on a turn whose own work is about
+1 ms. A cached chain costs one indexed lookup instead: the database stays the source of truth, so
+a response deleted since (or by another replica) is still refused. Stored items never change, so
+cached ones cannot go stale; a chain created on another replica is read from the database once.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from responses_gateway.chat.messages import ChatHistory, McpNames, extend_chat
+
+Item = dict[str, Any]
+
+
+class History:
+    """The items of a chain's turns, oldest first, with its chat form for one MCP naming."""
+
+    __slots__ = ("turns", "items", "size", "_chat")
+
+    def __init__(
+        self,
+        turns: list[list[Item]],
+        size: int,
+        chat: tuple[McpNames, ChatHistory] | None = None,
+    ) -> None:
+        self.turns = turns
+        self.items = [item for turn in turns for item in turn]
+        self.size = size  # bytes of the items as stored: the cache's measure
+        self._chat = chat
+
+    def chat(self, mcp_names: McpNames) -> ChatHistory:
+        """The turns as chat messages. Tool names depend on the request's MCP servers, so the
+        conversion is redone only when those differ from the last request's."""
+        if self._chat is not None and self._chat[0] == mcp_names:
+            return self._chat[1]
+        chat = ChatHistory()
+        for turn in self.turns:
+            chat = extend_chat(chat, turn, mcp_names)
+        self._chat = (dict(mcp_names), chat)
+        return chat
+
+    def extended(self, turn: list[Item], size: int) -> History:
+        """The history of a response chained from this one, whose own items are ``turn``."""
+        chat = None
+        if self._chat is not None:
+            names, converted = self._chat
+            chat = (names, extend_chat(converted, turn, names))
+        extended = History.__new__(History)
+        extended.turns = [*self.turns, turn]
+        extended.items = [*self.items, *turn]
+        extended.size = self.size + size
+        extended._chat = chat
+        return extended
+
+
+EMPTY_HISTORY = History([], 0)
+
+
+# Measured with tracemalloc on stored items: parsed into Python objects they take about 4 times
+# their JSON size, and their chat form about 1 time more.
+_MEMORY_PER_STORED_BYTE = 5
+
+
+class HistoryCache:
+    """Least recently used histories by (owner, response id), within a memory budget.
+
+    A conversation keeps one entry, its newest turn (the service drops the previous turn's when
+    it adds the next), so the budget counts each conversation about once. Used from the event
+    loop only, so it takes no lock."""
+
+    def __init__(self, budget_bytes: int) -> None:
+        self._budget = budget_bytes
+        self._used = 0
+        self._entries: OrderedDict[tuple[str, str], tuple[History, int]] = OrderedDict()
+
+    def get(self, owner: str, response_id: str) -> History | None:
+        key = (owner, response_id)
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        self._entries.move_to_end(key)
+        return found[0]
+
+    def put(self, owner: str, response_id: str, history: History) -> None:
+        weight = history.size * _MEMORY_PER_STORED_BYTE
+        if weight > self._budget:  # also: a budget of 0 turns the cache off
+            return
+        self.discard(owner, response_id)
+        self._entries[(owner, response_id)] = (history, weight)
+        self._used += weight
+        while self._used > self._budget:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self._used -= evicted
+
+    def discard(self, owner: str, response_id: str) -> None:
+        found = self._entries.pop((owner, response_id), None)
+        if found is not None:
+            self._used -= found[1]

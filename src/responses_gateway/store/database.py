@@ -1,0 +1,223 @@
+"""The two database drivers behind one small interface: ``fetch``, ``execute``, ``write``.
+
+Measured, and why there is no ORM or SQLAlchemy engine on the request path (SQLAlchemy defines the
+schema and runs the migrations): through SQLAlchemy's async engine a stored response cost 2.4 ms
+to save and a 50-turn history 3.4 ms to read on PostgreSQL; asyncpg alone does each in about a
+third of that (one prepared statement, one round trip, no pool reset query). On SQLite aiosqlite
+cost about 2 ms of CPU per stored response in thread hops.
+
+- SQLite (stdlib ``sqlite3``, WAL): reads run inline on the event loop, since a WAL reader never
+  waits for the writer and a page-cache read (~0.05 ms) costs less than a thread hop (~0.2 ms).
+  Writes can fsync (at checkpoints), so they run on one writer thread, one hop per transaction:
+  SQLite has one writer at a time anyway.
+- PostgreSQL (asyncpg pool): statements are prepared once per connection and cached; JIT is off
+  (PostgreSQL's cost estimate for the recursive history query triggers JIT compilation, ~8 ms for
+  a plan that runs in 0.1 ms).
+
+Every statement is written once, with ``:name`` parameters (see ``Query``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Protocol, TypeVar
+
+from responses_gateway.errors import StoreUnavailable
+from responses_gateway.store.urls import is_sqlite, postgres_dsn, sqlite_path
+
+log = logging.getLogger("responses_gateway")
+
+Row = Sequence[Any]
+Params = Mapping[str, Any]
+Step = tuple["Query", Sequence[Params]]  # a statement and its parameter sets, run in order
+T = TypeVar("T")
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+class Query:
+    """One SQL statement in both drivers' parameter styles: ``:name`` for sqlite3 as written,
+    ``$1, $2, …`` for asyncpg, with the names in the order asyncpg takes them."""
+
+    __slots__ = ("sql", "numbered", "names")
+
+    def __init__(self, sql: str) -> None:
+        self.sql = sql
+        names: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            if match[1] not in names:
+                names.append(match[1])
+            return f"${names.index(match[1]) + 1}"
+
+        self.numbered = _NAMED.sub(number, sql)
+        self.names = tuple(names)
+
+    def args(self, params: Params) -> tuple[Any, ...]:
+        return tuple(params[name] for name in self.names)
+
+
+class Database(Protocol):
+    statements: int  # statements run so far (a diagnostic: tests count the history's queries)
+
+    async def fetch(self, query: Query, params: Params) -> list[Row]:
+        """The rows of one read-only statement."""
+        ...
+
+    async def execute(self, query: Query, params: Params) -> int:
+        """One write statement, committed; the number of rows it changed."""
+        ...
+
+    async def write(self, steps: Sequence[Step]) -> None:
+        """Every step in one transaction: all of it is written, or none."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+async def open_database(url: str, *, pool_size: int = 20) -> Database:
+    if is_sqlite(url):
+        return SqliteDatabase(url)
+    return await PostgresDatabase.connect(url, pool_size=pool_size)
+
+
+def _unavailable(exc: BaseException) -> StoreUnavailable:
+    log.error("database error: %s: %s", type(exc).__name__, exc)
+    return StoreUnavailable()
+
+
+class SqliteDatabase:
+    def __init__(self, url: str) -> None:
+        path = sqlite_path(url)
+        self.statements = 0
+        # The event loop's connection (reads) and the writer thread's connection (writes).
+        self._reader = _sqlite_connect(path, check_same_thread=True)
+        self._writer = _sqlite_connect(path, check_same_thread=False)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+
+    async def fetch(self, query: Query, params: Params) -> list[Row]:
+        self.statements += 1
+        try:
+            return self._reader.execute(query.sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from exc
+
+    async def execute(self, query: Query, params: Params) -> int:
+        self.statements += 1
+        return await self._in_writer(lambda: self._writer.execute(query.sql, params).rowcount)
+
+    async def write(self, steps: Sequence[Step]) -> None:
+        steps = [(query, param_sets) for query, param_sets in steps if param_sets]
+        self.statements += len(steps)
+
+        def run() -> None:
+            for query, param_sets in steps:
+                self._writer.executemany(query.sql, param_sets)
+
+        await self._in_writer(run)
+
+    async def _in_writer(self, work: Callable[[], T]) -> T:
+        def transaction() -> T:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                result = work()
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+            return result
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._thread, transaction)
+        except sqlite3.IntegrityError:
+            raise
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from exc
+
+    async def close(self) -> None:
+        self._thread.shutdown(wait=True)
+        self._reader.close()
+        self._writer.close()
+
+
+def _sqlite_connect(path: Any, *, check_same_thread: bool) -> sqlite3.Connection:
+    # isolation_level=None: no implicit transactions; writes say BEGIN IMMEDIATE themselves, so
+    # a writer takes the lock up front instead of failing to upgrade a read lock later.
+    connection = sqlite3.connect(
+        path, isolation_level=None, check_same_thread=check_same_thread, timeout=10.0
+    )
+    # WAL lets readers run beside the one writer; NORMAL is durable across application crashes.
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    return connection
+
+
+class PostgresDatabase:
+    def __init__(self, pool: Any) -> None:
+        self.statements = 0
+        self._pool = pool
+
+    @classmethod
+    async def connect(cls, url: str, *, pool_size: int) -> PostgresDatabase:
+        import asyncpg
+
+        try:
+            pool = await asyncpg.create_pool(
+                postgres_dsn(url),
+                min_size=1,
+                max_size=pool_size,
+                server_settings={"jit": "off"},
+                reset=_keep_session,
+            )
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise RuntimeError(f"cannot connect to PostgreSQL: {exc}") from exc
+        return cls(pool)
+
+    async def fetch(self, query: Query, params: Params) -> list[Row]:
+        self.statements += 1
+        rows: list[Row] = await self._guard(self._pool.fetch(query.numbered, *query.args(params)))
+        return rows
+
+    async def execute(self, query: Query, params: Params) -> int:
+        self.statements += 1
+        status: str = await self._guard(self._pool.execute(query.numbered, *query.args(params)))
+        return int(status.rpartition(" ")[2] or 0)
+
+    async def write(self, steps: Sequence[Step]) -> None:
+        steps = [(query, param_sets) for query, param_sets in steps if param_sets]
+        self.statements += len(steps)
+
+        async def run() -> None:
+            async with self._pool.acquire() as connection, connection.transaction():
+                for query, param_sets in steps:
+                    if len(param_sets) == 1:
+                        await connection.execute(query.numbered, *query.args(param_sets[0]))
+                    else:
+                        args = [query.args(params) for params in param_sets]
+                        await connection.executemany(query.numbered, args)
+
+        await self._guard(run())
+
+    async def _guard(self, work: Awaitable[T]) -> T:
+        import asyncpg
+
+        try:
+            return await work
+        except asyncpg.IntegrityConstraintViolationError:
+            raise
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise _unavailable(exc) from exc
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+
+async def _keep_session(_connection: Any) -> None:
+    """Replaces asyncpg's reset query on release (a round trip per statement): the gateway never
+    changes session state. asyncpg still rolls back a transaction left open."""
