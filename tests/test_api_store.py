@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import httpx
@@ -10,8 +11,9 @@ import pytest
 
 from responses_gateway.app import create_app
 from responses_gateway.store.database import Database
+from responses_gateway.store.migrations import migrate
 from responses_gateway.store.responses import ResponseStore
-from tests.conftest import Gateway, gateway_settings
+from tests.conftest import Gateway, gateway_settings, pg_admin, scratch_postgres
 from tests.support.database import read_database, with_database
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
@@ -107,6 +109,36 @@ def test_pass_through_routes(gateway: Gateway, upstream: ScriptedUpstream) -> No
 def test_health(gateway: Gateway) -> None:
     assert httpx.get(gateway.url + "/healthz").json() == {"status": "ok"}
     assert httpx.get(gateway.url + "/readyz").json() == {"status": "ready"}
+
+
+def test_database_outage_is_a_503_and_the_gateway_recovers(
+    upstream: ScriptedUpstream,
+) -> None:
+    """PostgreSQL going away (here: its database dropped, connections killed) is a retryable
+    503 on every route that needs it, and the same process serves again once it is back."""
+    with scratch_postgres("gateway_outage") as url:
+        migrate(url)
+        settings = gateway_settings(url, upstream.base_url)
+        with serve_in_thread(create_app(settings)) as base:
+            client = Gateway(base, settings).client()
+            kept = client.responses.create(model="m", input="before")
+            name = url.rsplit("/", 1)[1]
+            asyncio.run(pg_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+            for call in (
+                lambda: client.responses.retrieve(kept.id),
+                lambda: client.responses.create(model="m", input="during"),
+                lambda: client.responses.create(model="m", input="x", previous_response_id=kept.id),
+            ):
+                with pytest.raises(openai.InternalServerError) as caught:
+                    call()
+                assert caught.value.status_code == 503
+                assert caught.value.code == "store_unavailable"
+            assert httpx.get(base + "/readyz").status_code == 503
+            asyncio.run(pg_admin(f'CREATE DATABASE "{name}"'))
+            migrate(url)
+            assert httpx.get(base + "/readyz").status_code == 200
+            after = client.responses.create(model="m", input="after")
+            assert client.responses.retrieve(after.id).id == after.id
 
 
 @pytest.fixture(scope="module")

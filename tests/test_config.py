@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from responses_gateway.config import Settings
+from responses_gateway.store.urls import alembic_url, postgres_dsn, sqlite_path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -31,3 +33,25 @@ def test_lists_and_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert "sk-secret" not in repr(settings)
     assert settings.upstream_api_key is not None
     assert settings.upstream_api_key.get_secret_value() == "sk-secret"
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("mysql://root@localhost/db", "only sqlite:// and postgresql://"),
+        ("sqlite:///:memory:", "in-memory SQLite"),
+        ("sqlite://", "in-memory SQLite"),
+        ("not a url", "not a database URL"),
+    ],
+)
+def test_unusable_database_urls_are_refused_at_startup(url: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=reason):
+        Settings(database_url=url)
+
+
+def test_database_url_spellings() -> None:
+    for url in ("postgres://u:p@db:5433/g", "postgresql://u:p@db:5433/g"):
+        assert postgres_dsn(Settings(database_url=url).database_url) == "postgresql://u:p@db:5433/g"
+    assert alembic_url("postgresql://u:p@db/g") == "postgresql+asyncpg://u:p@db/g"
+    assert alembic_url("sqlite+aiosqlite:///./x.db") == "sqlite:///./x.db"
+    assert str(sqlite_path("sqlite:////var/lib/gateway.db")) == "/var/lib/gateway.db"

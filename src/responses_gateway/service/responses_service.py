@@ -14,7 +14,12 @@ from typing import Any
 
 import anyio
 
-from responses_gateway.errors import GatewayError, NotFound, previous_response_not_found
+from responses_gateway.errors import (
+    GatewayError,
+    NotFound,
+    StoreUnavailable,
+    previous_response_not_found,
+)
 from responses_gateway.events import Event
 from responses_gateway.ids import new_id
 from responses_gateway.mcp import EgressPolicy
@@ -151,6 +156,10 @@ class ResponsesService:
         items = prepared.turn.items
         try:
             size = await self._store.save(owner, response, items)
+        except StoreUnavailable:
+            if quiet:
+                return
+            raise
         except Exception as exc:
             log.exception("storing response %s failed", response["id"])
             if quiet:
