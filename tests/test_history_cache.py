@@ -4,6 +4,7 @@ database stays the source of truth across replicas (deletes are seen at once).""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -86,16 +87,28 @@ def test_replicas_chain_from_each_other_and_see_deletes(
     first = a.responses.create(model="m", input="one")
     second = b.responses.create(model="m", input="two", previous_response_id=first.id)
     third = a.responses.create(model="m", input="three", previous_response_id=second.id)
-    a.responses.create(model="m", input="four", previous_response_id=third.id)  # cached on a
     users = [m["content"] for m in upstream.last["messages"] if m["role"] == "user"]
-    assert users == ["one", "two", "three", "four"]
+    assert users == ["one", "two", "three"]
 
-    b.responses.delete(third.id)  # a still has third's history in memory
+    # third's history is in a's memory; b deletes it. A non-streamed create checks the
+    # database while the model runs, and the refusal cancels the model call at once.
+    b.responses.delete(third.id)
+    upstream.push(Reply(content="too late", delay=5))
+    started = time.monotonic()
     with pytest.raises(openai.BadRequestError) as caught:
-        a.responses.create(model="m", input="again", previous_response_id=third.id)
+        a.responses.create(model="m", input="four", previous_response_id=third.id)
     assert caught.value.code == "previous_response_not_found"
-    with pytest.raises(openai.BadRequestError):  # the same after the cache dropped it
-        a.responses.create(model="m", input="again", previous_response_id=third.id)
+    assert time.monotonic() - started < 2
+    assert upstream.cancelled.wait(2)
+
+    # A stream checks before its first event.
+    upstream.reset()
+    fourth = a.responses.create(model="m", input="four", previous_response_id=second.id)
+    b.responses.delete(fourth.id)
+    with pytest.raises(openai.BadRequestError) as caught:
+        a.responses.create(model="m", input="x", previous_response_id=fourth.id, stream=True)
+    assert caught.value.code == "previous_response_not_found"
+    assert len(upstream.requests) == 1  # only fourth's own
 
 
 def test_cached_chain_is_refused_to_another_key(

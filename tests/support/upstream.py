@@ -120,21 +120,19 @@ class ScriptedUpstream:
         self.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
         script = self.replies.popleft() if self.replies else self.default
         reply = script(request) if callable(script) else script
-        if reply.delay:
-            await asyncio.sleep(reply.delay)
-        if reply.status >= 400:
-            await _send_json(
-                send, reply.status, reply.error or {"error": {"message": "scripted failure"}}
-            )
-            return
-        if request.get("stream"):
-            watcher = asyncio.create_task(self._watch_disconnect(receive))
-            try:
+        watcher = asyncio.create_task(self._watch_disconnect(receive))
+        try:
+            if reply.delay and (await asyncio.wait({watcher}, timeout=reply.delay))[0]:
+                return  # the gateway hung up while we "thought"
+            if reply.status >= 400:
+                error = reply.error or {"error": {"message": "scripted failure"}}
+                await _send_json(send, reply.status, error)
+            elif request.get("stream"):
                 await self._stream(reply, request, send)
-            finally:
-                watcher.cancel()
-        else:
-            await _send_json(send, 200, _completion(reply, request))
+            else:
+                await _send_json(send, 200, _completion(reply, request))
+        finally:
+            watcher.cancel()
 
     async def _watch_disconnect(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":

@@ -52,6 +52,12 @@ def _discard(_event: Event) -> None:
     return None
 
 
+def _may_defer_check(request: CreateResponseRequest) -> bool:
+    """Whether the previous response may be confirmed while the model runs: only when nothing
+    but the model call can happen meanwhile (no stream to start, no MCP tool to run)."""
+    return not request.stream and all(tool.type == "function" for tool in request.tools)
+
+
 @dataclass
 class PreparedTurn:
     """A create that passed every check: what the run needs, and the chain it continues (kept
@@ -60,6 +66,7 @@ class PreparedTurn:
     turn: Turn
     state: ResponseState
     history: History
+    unverified: bool = False  # the cached previous response is still to be confirmed live
 
 
 class ResponsesService:
@@ -79,11 +86,14 @@ class ResponsesService:
         self._histories = history_cache
 
     async def prepare(self, request: CreateResponseRequest, owner: str) -> PreparedTurn:
-        """Everything that can be refused with a 4xx, done before the first event."""
+        """Everything that can be refused with a 4xx, done before the first event (but see
+        ``create`` for the one check a non-streamed create may run beside the model)."""
         refuse_unsupported_fields(request)
-        history = EMPTY_HISTORY
+        history, unverified = EMPTY_HISTORY, False
         if request.previous_response_id is not None:
-            history = await self._history(owner, request.previous_response_id)
+            history, unverified = await self._history(
+                owner, request.previous_response_id, may_defer=_may_defer_check(request)
+            )
 
         async def find_items(ids: list[str]) -> dict[str, dict[str, Any]]:
             return await self._store.find_items(owner, ids)
@@ -95,34 +105,67 @@ class ResponsesService:
         )
         turn = Turn(request, history, items, catalog, approved_calls(catalog, context, items))
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, echoed))
-        return PreparedTurn(turn, state, history)
+        return PreparedTurn(turn, state, history, unverified)
 
-    async def _history(self, owner: str, response_id: str) -> History:
-        """From the cache after one indexed lookup that the response is still there, else
-        with the one recursive query."""
+    async def _history(
+        self, owner: str, response_id: str, *, may_defer: bool
+    ) -> tuple[History, bool]:
+        """The chain ending at ``response_id``, and whether it is still unverified: from the
+        cache after one indexed lookup that the response is still there (a lookup the caller
+        may run later when ``may_defer``), else with the one recursive query."""
         cached = self._histories.get(owner, response_id)
         if cached is not None:
-            if await self._store.is_live(owner, response_id):
-                return cached
-            self._histories.discard(owner, response_id)
-            raise previous_response_not_found(response_id)
+            if may_defer:
+                return cached, True
+            await self._verify(owner, response_id)
+            return cached, False
         found = await self._store.history(owner, response_id)
         if found is None:
             raise previous_response_not_found(response_id)
         history = History(*found)
         self._histories.put(owner, response_id, history)
-        return history
+        return history, False
+
+    async def _verify(self, owner: str, response_id: str) -> None:
+        if not await self._store.is_live(owner, response_id):
+            self._histories.discard(owner, response_id)
+            raise previous_response_not_found(response_id)
 
     async def create(self, request: CreateResponseRequest, owner: str) -> dict[str, Any]:
         """A non-streamed create: the Response object, or the error as an HTTP status."""
         prepared = await self.prepare(request, owner)
         state = prepared.state
-        await self._orchestrator.run(prepared.turn, state, _discard)
+        if prepared.unverified:
+            await self._run_verifying(prepared, owner)
+        else:
+            await self._orchestrator.run(prepared.turn, state, _discard)
         if state.failure is not None:
             raise state.failure
         response = state.snapshot()
         await self._save(owner, response, prepared)
         return response
+
+    async def _run_verifying(self, prepared: PreparedTurn, owner: str) -> None:
+        """Run the model while checking that the cached previous response is still live (it
+        may have been deleted through another replica), so a chained turn costs no extra round
+        trip to the database. Nothing is emitted, stored or executed before both finish, and a
+        refusal cancels the model call at once: the client gets the same 400."""
+        previous = prepared.turn.request.previous_response_id
+        assert previous is not None
+        refusal: list[GatewayError] = []
+        async with anyio.create_task_group() as group:
+
+            async def verify() -> None:
+                try:
+                    await self._verify(owner, previous)
+                except GatewayError as exc:
+                    refusal.append(exc)
+                    group.cancel_scope.cancel()
+
+            group.start_soon(verify)
+            await self._orchestrator.run(prepared.turn, prepared.state, _discard)
+        if refusal:
+            raise refusal[0]
 
     async def produce(self, prepared: PreparedTurn, owner: str, emit: EventSink) -> None:
         """A streamed create. When the client goes away mid-run the task is cancelled: the
