@@ -17,7 +17,9 @@ cost about 2 ms of CPU per stored response in thread hops.
   recursive CTE and, on a large or not yet analysed items table, joined them by scanning the whole
   table: 15 ms at 80,000 items against 0.2 ms through the index).
 
-Every statement is written once, with ``:name`` parameters (see ``Query``).
+Every statement is written once, with ``:name`` parameters (see ``Query``), and runs on both, but
+for one: PostgreSQL saves a response in a single statement (``ResponseStore.save``), so only
+SQLite has ``write``, a transaction of several statements.
 """
 
 from __future__ import annotations
@@ -76,10 +78,6 @@ class Database(Protocol):
         """One write statement, committed; the number of rows it changed."""
         ...
 
-    async def write(self, steps: Sequence[Step]) -> None:
-        """Every step in one transaction: all of it is written, or none."""
-        ...
-
     async def close(self) -> None: ...
 
 
@@ -115,6 +113,7 @@ class SqliteDatabase:
         return await self._in_writer(lambda: self._writer.execute(query.sql, params).rowcount)
 
     async def write(self, steps: Sequence[Step]) -> None:
+        """Every step in one transaction: all of it is written, or none."""
         steps = [(query, param_sets) for query, param_sets in steps if param_sets]
         self.statements += len(steps)
 
@@ -194,21 +193,6 @@ class PostgresDatabase:
         self.statements += 1
         status: str = await self._guard(self._pool.execute(query.numbered, *query.args(params)))
         return int(status.rpartition(" ")[2] or 0)
-
-    async def write(self, steps: Sequence[Step]) -> None:
-        steps = [(query, param_sets) for query, param_sets in steps if param_sets]
-        self.statements += len(steps)
-
-        async def run() -> None:
-            async with self._pool.acquire() as connection, connection.transaction():
-                for query, param_sets in steps:
-                    if len(param_sets) == 1:
-                        await connection.execute(query.numbered, *query.args(param_sets[0]))
-                    else:
-                        args = [query.args(params) for params in param_sets]
-                        await connection.executemany(query.numbered, args)
-
-        await self._guard(run())
 
     async def _guard(self, work: Awaitable[T]) -> T:
         import asyncpg
