@@ -74,7 +74,7 @@ FULL = Profile(
     phase_requests=8000,
     c1_requests=1500,
     warmup=200,
-    chains=10,
+    chains=30,
     chain_turns=50,
     mcp_requests=150,
 )

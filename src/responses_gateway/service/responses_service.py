@@ -92,7 +92,9 @@ class ResponsesService:
         history, unverified = EMPTY_HISTORY, False
         if request.previous_response_id is not None:
             history, unverified = await self._history(
-                owner, request.previous_response_id, may_defer=_may_defer_check(request)
+                owner,
+                request.previous_response_id,
+                may_defer=self._store.remote and _may_defer_check(request),
             )
 
         async def find_items(ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -147,9 +149,10 @@ class ResponsesService:
 
     async def _run_verifying(self, prepared: PreparedTurn, owner: str) -> None:
         """Run the model while checking that the cached previous response is still live (it
-        may have been deleted through another replica), so a chained turn costs no extra round
-        trip to the database. Nothing is emitted, stored or executed before both finish, and a
-        refusal cancels the model call at once: the client gets the same 400."""
+        may have been deleted through another replica), so on PostgreSQL a chained turn costs no
+        extra round trip (on SQLite the lookup is an inline read, cheaper than a task).
+        Nothing is emitted, stored or executed before both finish, and a refusal cancels the
+        model call at once: the client gets the same 400."""
         previous = prepared.turn.request.previous_response_id
         assert previous is not None
         refusal: list[GatewayError] = []

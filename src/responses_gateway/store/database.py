@@ -69,6 +69,9 @@ class Query:
 
 class Database(Protocol):
     statements: int  # statements run so far (a diagnostic: tests count the history's queries)
+    # Whether a read waits on a server (PostgreSQL) rather than running inline (SQLite): only
+    # then is it worth overlapping with other work.
+    remote: bool
 
     async def fetch(self, query: Query, params: Params) -> list[Row]:
         """The rows of one read-only statement."""
@@ -93,6 +96,8 @@ def _unavailable(exc: BaseException) -> StoreUnavailable:
 
 
 class SqliteDatabase:
+    remote = False
+
     def __init__(self, url: str) -> None:
         path = sqlite_path(url)
         self.statements = 0
@@ -164,6 +169,8 @@ _SESSION = {"jit": "off", "enable_hashjoin": "off", "enable_mergejoin": "off"}
 
 
 class PostgresDatabase:
+    remote = True
+
     def __init__(self, pool: Any) -> None:
         self.statements = 0
         self._pool = pool

@@ -125,6 +125,11 @@ class ResponseStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
+    @property
+    def remote(self) -> bool:
+        """Whether a lookup is a round trip to a server (worth overlapping with the model)."""
+        return self._db.remote
+
     async def save(
         self, owner: str, response: dict[str, Any], input_items: list[dict[str, Any]]
     ) -> int:
