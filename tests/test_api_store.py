@@ -51,6 +51,17 @@ def test_deleting_a_middle_turn_keeps_descendants_whole(
     ]
 
 
+def test_cancel_is_refused_for_finished_responses(client: openai.OpenAI) -> None:
+    created = client.responses.create(model="m", input="done already")
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.responses.cancel(created.id)
+    assert caught.value.code == "response_not_cancellable"
+    assert caught.value.param == "response_id"
+    with pytest.raises(openai.NotFoundError):
+        client.responses.cancel("resp_missing")
+    assert client.responses.retrieve(created.id).status == "completed"
+
+
 def test_input_items_pagination(client: openai.OpenAI, gateway: Gateway) -> None:
     items = [{"role": "user", "content": f"message {n}"} for n in range(5)]
     created = client.responses.create(model="m", input=items)  # type: ignore[arg-type]

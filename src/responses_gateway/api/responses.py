@@ -55,6 +55,20 @@ async def delete_response(request: Request, response_id: str) -> Response:
     return JSONBody(await gateway(request).service.delete(owner, response_id))
 
 
+@router.post("/responses/{response_id}/cancel", response_model=None)
+async def cancel_response(request: Request, response_id: str) -> Response:
+    """Only background responses can be cancelled, and this gateway runs none: every response
+    it knows has already finished (404 for one it does not)."""
+    owner = authenticate(request)
+    await gateway(request).service.get(owner, response_id)
+    raise InvalidRequest(
+        "Only responses created with background=true can be cancelled; this response has "
+        "already finished.",
+        param="response_id",
+        code="response_not_cancellable",
+    )
+
+
 @router.get("/responses/{response_id}/input_items", response_model=None)
 async def list_input_items(
     request: Request,
