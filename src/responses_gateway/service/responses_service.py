@@ -1,8 +1,8 @@
 """``ResponsesService``: create (streamed or not), retrieve, delete, list input items.
 
-Order of work for a create: validate and load the context (one query, or a cache hit and one
-lookup) → run the orchestrator (no transaction open) → store the finished response (one
-transaction) → announce the terminal event.
+Order of work for a create: validate and load the context (one query, or a cache hit confirmed
+by one lookup or by the save itself) → run the orchestrator (no transaction open) → store the
+finished response (one transaction) → announce the terminal event.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 
@@ -53,9 +53,14 @@ def _discard(_event: Event) -> None:
 
 
 def _may_defer_check(request: CreateResponseRequest) -> bool:
-    """Whether the previous response may be confirmed while the model runs: only when nothing
-    but the model call can happen meanwhile (no stream to start, no MCP tool to run)."""
-    return not request.stream and all(tool.type == "function" for tool in request.tools)
+    """Whether the previous response may be confirmed when the response is saved: only when
+    it is saved, and nothing but the model call happens before (no stream to start, no MCP
+    tool to run)."""
+    return (
+        request.store
+        and not request.stream
+        and all(tool.type == "function" for tool in request.tools)
+    )
 
 
 @dataclass
@@ -66,7 +71,7 @@ class PreparedTurn:
     turn: Turn
     state: ResponseState
     history: History
-    unverified: bool = False  # the cached previous response is still to be confirmed live
+    unverified: bool = False  # the cached previous response is confirmed live by the save
 
 
 class ResponsesService:
@@ -86,15 +91,15 @@ class ResponsesService:
         self._histories = history_cache
 
     async def prepare(self, request: CreateResponseRequest, owner: str) -> PreparedTurn:
-        """Everything that can be refused with a 4xx, done before the first event (but see
-        ``create`` for the one check a non-streamed create may run beside the model)."""
+        """Everything that can be refused with a 4xx, done before the first event (but for
+        the one check a non-streamed create may leave to its save: see ``_history``)."""
         refuse_unsupported_fields(request)
         history, unverified = EMPTY_HISTORY, False
         if request.previous_response_id is not None:
             history, unverified = await self._history(
                 owner,
                 request.previous_response_id,
-                may_defer=self._store.remote and _may_defer_check(request),
+                may_defer=_may_defer_check(request),
             )
 
         async def find_items(ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -112,14 +117,19 @@ class ResponsesService:
     async def _history(
         self, owner: str, response_id: str, *, may_defer: bool
     ) -> tuple[History, bool]:
-        """The chain ending at ``response_id``, and whether it is still unverified: from the
-        cache after one indexed lookup that the response is still there (a lookup the caller
-        may run later when ``may_defer``), else with the one recursive query."""
+        """The chain ending at ``response_id``, and whether it is still unverified.
+
+        A cached chain is used once the database confirms that the response is still there (it
+        may have been deleted through another replica). With ``may_defer`` that confirmation is
+        part of the save's own statement, so a chained turn costs no extra query; nothing is
+        sent to the client before the save, and a refusal is the same 400. Else: one indexed
+        lookup now, or, for a chain not in the cache, the one recursive query."""
         cached = self._histories.get(owner, response_id)
         if cached is not None:
             if may_defer:
                 return cached, True
-            await self._verify(owner, response_id)
+            if not await self._store.is_live(owner, response_id):
+                self._refuse_previous(owner, response_id)
             return cached, False
         found = await self._store.history(owner, response_id)
         if found is None:
@@ -128,47 +138,20 @@ class ResponsesService:
         self._histories.put(owner, response_id, history)
         return history, False
 
-    async def _verify(self, owner: str, response_id: str) -> None:
-        if not await self._store.is_live(owner, response_id):
-            self._histories.discard(owner, response_id)
-            raise previous_response_not_found(response_id)
+    def _refuse_previous(self, owner: str, response_id: str) -> NoReturn:
+        self._histories.discard(owner, response_id)
+        raise previous_response_not_found(response_id)
 
     async def create(self, request: CreateResponseRequest, owner: str) -> dict[str, Any]:
         """A non-streamed create: the Response object, or the error as an HTTP status."""
         prepared = await self.prepare(request, owner)
         state = prepared.state
-        if prepared.unverified:
-            await self._run_verifying(prepared, owner)
-        else:
-            await self._orchestrator.run(prepared.turn, state, _discard)
+        await self._orchestrator.run(prepared.turn, state, _discard)
         if state.failure is not None:
             raise state.failure
         response = state.snapshot()
         await self._save(owner, response, prepared)
         return response
-
-    async def _run_verifying(self, prepared: PreparedTurn, owner: str) -> None:
-        """Run the model while checking that the cached previous response is still live (it
-        may have been deleted through another replica), so on PostgreSQL a chained turn costs no
-        extra round trip (on SQLite the lookup is an inline read, cheaper than a task).
-        Nothing is emitted, stored or executed before both finish, and a refusal cancels the
-        model call at once: the client gets the same 400."""
-        previous = prepared.turn.request.previous_response_id
-        assert previous is not None
-        refusal: list[GatewayError] = []
-        async with anyio.create_task_group() as group:
-
-            async def verify() -> None:
-                try:
-                    await self._verify(owner, previous)
-                except GatewayError as exc:
-                    refusal.append(exc)
-                    group.cancel_scope.cancel()
-
-            group.start_soon(verify)
-            await self._orchestrator.run(prepared.turn, prepared.state, _discard)
-        if refusal:
-            raise refusal[0]
 
     async def produce(self, prepared: PreparedTurn, owner: str, emit: EventSink) -> None:
         """A streamed create. When the client goes away mid-run the task is cancelled: the
@@ -200,8 +183,11 @@ class ResponsesService:
         if not prepared.turn.request.store or response["status"] == "failed":
             return
         items = prepared.turn.items
+        previous = prepared.turn.request.previous_response_id
         try:
-            size = await self._store.save(owner, response, items)
+            size = await self._store.save(
+                owner, response, items, check_previous=prepared.unverified
+            )
         except StoreUnavailable:
             if quiet:
                 return
@@ -211,7 +197,9 @@ class ResponsesService:
             if quiet:
                 return
             raise GatewayError("The response could not be stored.", code="store_failed") from exc
-        previous = prepared.turn.request.previous_response_id
+        if size is None:
+            assert previous is not None  # only a chained create is saved with a check
+            self._refuse_previous(owner, previous)
         if previous is not None:
             # Only conversations are cached (a one-off response costs its first follow-up one
             # short query), and only their newest turn: chaining twice from one response
@@ -230,6 +218,7 @@ class ResponsesService:
         return response
 
     async def delete(self, owner: str, response_id: str) -> dict[str, Any]:
+        self._histories.discard(owner, response_id)
         if not await self._store.delete(owner, response_id):
             raise _not_found(response_id)
         return {"id": response_id, "object": "response", "deleted": True}

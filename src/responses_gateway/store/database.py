@@ -69,12 +69,9 @@ class Query:
 
 class Database(Protocol):
     statements: int  # statements run so far (a diagnostic: tests count the history's queries)
-    # Whether a read waits on a server (PostgreSQL) rather than running inline (SQLite): only
-    # then is it worth overlapping with other work.
-    remote: bool
 
     async def fetch(self, query: Query, params: Params) -> list[Row]:
-        """The rows of one read-only statement."""
+        """The rows of one statement (on SQLite, a read: it runs on the loop's connection)."""
         ...
 
     async def execute(self, query: Query, params: Params) -> int:
@@ -96,8 +93,6 @@ def _unavailable(exc: BaseException) -> StoreUnavailable:
 
 
 class SqliteDatabase:
-    remote = False
-
     def __init__(self, url: str) -> None:
         path = sqlite_path(url)
         self.statements = 0
@@ -117,16 +112,16 @@ class SqliteDatabase:
         self.statements += 1
         return await self._in_writer(lambda: self._writer.execute(query.sql, params).rowcount)
 
-    async def write(self, steps: Sequence[Step]) -> None:
-        """Every step in one transaction: all of it is written, or none."""
+    async def write(self, steps: Sequence[Step]) -> list[int]:
+        """Every step in one transaction: all of it is written, or none. Returns the rows each
+        step changed."""
         steps = [(query, param_sets) for query, param_sets in steps if param_sets]
         self.statements += len(steps)
 
-        def run() -> None:
-            for query, param_sets in steps:
-                self._writer.executemany(query.sql, param_sets)
+        def run() -> list[int]:
+            return [self._writer.executemany(query.sql, sets).rowcount for query, sets in steps]
 
-        await self._in_writer(run)
+        return await self._in_writer(run)
 
     async def _in_writer(self, work: Callable[[], T]) -> T:
         def transaction() -> T:
@@ -169,8 +164,6 @@ _SESSION = {"jit": "off", "enable_hashjoin": "off", "enable_mergejoin": "off"}
 
 
 class PostgresDatabase:
-    remote = True
-
     def __init__(self, pool: Any) -> None:
         self.statements = 0
         self._pool = pool

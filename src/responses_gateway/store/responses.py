@@ -44,36 +44,49 @@ _GET = Query(
     """
 )
 
+# A response is written only if the one it continues is still live when ``:check_previous`` is
+# set: a chained create that used a cached history confirms it here, in the same statement,
+# instead of with a lookup of its own (see ResponsesService.prepare).
+_PREVIOUS_IS_LIVE = """(NOT :check_previous OR EXISTS (
+        SELECT 1 FROM responses p
+        WHERE p.id = :previous_response_id AND p.owner = :owner AND NOT p.deleted))"""
+
 _INSERT_RESPONSE = Query(
-    """
+    f"""
     INSERT INTO responses (id, owner, previous_response_id, created_at, status, model, deleted, data)
-    VALUES (:id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data)
+    SELECT :id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data
+    WHERE {_PREVIOUS_IS_LIVE}
     """
 )
 
 _INSERT_ITEM = Query(
     """
     INSERT INTO response_items (response_id, position, kind, item_id, data)
-    VALUES (:response_id, :position, :kind, :item_id, :data)
+    SELECT :response_id, :position, :kind, :item_id, :data
+    WHERE EXISTS (SELECT 1 FROM responses WHERE id = :response_id)
     """
 )
 
 # PostgreSQL writes the response and its items in one statement: one round trip, atomic without
 # BEGIN and COMMIT. Measured: 0.6 ms less wall time and 0.4 ms less CPU per stored response than
 # the two-statement transaction, which SQLite keeps (it has no INSERT in WITH, and its writes cost
-# no round trips).
+# no round trips). The count says whether the response was written.
 _SAVE_POSTGRES = Query(
-    """
+    f"""
     WITH response AS (
         INSERT INTO responses
             (id, owner, previous_response_id, created_at, status, model, deleted, data)
-        VALUES (:id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data)
+        SELECT :id::varchar, :owner::varchar, :previous_response_id::varchar,
+            :created_at::bigint, :status::varchar, :model::varchar, FALSE, :data::text
+        WHERE {_PREVIOUS_IS_LIVE}
         RETURNING id
+    ), items AS (
+        INSERT INTO response_items (response_id, position, kind, item_id, data)
+        SELECT response.id, item.position, item.kind, item.item_id, item.data
+        FROM response, unnest(:positions::int[], :kinds::text[], :item_ids::text[], :datas::text[])
+            AS item(position, kind, item_id, data)
     )
-    INSERT INTO response_items (response_id, position, kind, item_id, data)
-    SELECT response.id, item.position, item.kind, item.item_id, item.data
-    FROM response, unnest(:positions::int[], :kinds::text[], :item_ids::text[], :datas::text[])
-        AS item(position, kind, item_id, data)
+    SELECT count(*) FROM response
     """
 )
 
@@ -125,16 +138,17 @@ class ResponseStore:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    @property
-    def remote(self) -> bool:
-        """Whether a lookup is a round trip to a server (worth overlapping with the model)."""
-        return self._db.remote
-
     async def save(
-        self, owner: str, response: dict[str, Any], input_items: list[dict[str, Any]]
-    ) -> int:
+        self,
+        owner: str,
+        response: dict[str, Any],
+        input_items: list[dict[str, Any]],
+        *,
+        check_previous: bool = False,
+    ) -> int | None:
         """Write a finished response, its input and its output, atomically; returns the size
-        of the items written, in bytes."""
+        of the items written, in bytes. With ``check_previous``, nothing is written (and None
+        returned) unless the previous response is still live."""
         body = {key: value for key, value in response.items() if key != "output"}
         row = {
             "id": response["id"],
@@ -144,6 +158,7 @@ class ResponseStore:
             "status": response["status"],
             "model": response["model"],
             "data": orjson.dumps(body).decode(),
+            "check_previous": check_previous,
         }
         items = [("input", item) for item in input_items]
         items += [("output", item) for item in response["output"]]
@@ -158,7 +173,7 @@ class ResponseStore:
             for position, (kind, item) in enumerate(items)
         ]
         if isinstance(self._db, SqliteDatabase):
-            await self._db.write([(_INSERT_RESPONSE, [row]), (_INSERT_ITEM, rows)])
+            written = (await self._db.write([(_INSERT_RESPONSE, [row]), (_INSERT_ITEM, rows)]))[0]
         else:
             columns = {
                 "positions": [item["position"] for item in rows],
@@ -166,7 +181,9 @@ class ResponseStore:
                 "item_ids": [item["item_id"] for item in rows],
                 "datas": [item["data"] for item in rows],
             }
-            await self._db.execute(_SAVE_POSTGRES, row | columns)
+            [(written,)] = await self._db.fetch(_SAVE_POSTGRES, row | columns)
+        if not written:
+            return None
         return sum(len(item["data"]) for item in rows)
 
     async def get(self, owner: str, response_id: str) -> dict[str, Any] | None:
