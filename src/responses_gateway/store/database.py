@@ -47,7 +47,8 @@ _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 class Query:
     """One SQL statement in both drivers' parameter styles: ``:name`` for sqlite3 as written,
-    ``$1, $2, …`` for asyncpg, with the names in the order asyncpg takes them."""
+    ``$1, $2, …`` for asyncpg, with the names in the order asyncpg takes them. PostgreSQL casts
+    (``::int``) are left alone; string literals are not parsed, so they must not hold ``:x``."""
 
     __slots__ = ("sql", "numbered", "names")
 
