@@ -147,7 +147,7 @@ def test_a_cached_chain_is_not_read_again(
 
 
 def _history(size: int) -> History:
-    return History([[{"type": "message"}]], size)
+    return History.of([[{"type": "message"}]], size)
 
 
 def test_cache_keeps_to_its_budget_least_recently_used_first() -> None:

@@ -134,7 +134,7 @@ class ResponsesService:
         found = await self._store.history(owner, response_id)
         if found is None:
             raise previous_response_not_found(response_id)
-        history = History(*found)
+        history = History.of(*found)
         self._histories.put(owner, response_id, history)
         return history, False
 
