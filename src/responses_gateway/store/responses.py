@@ -1,9 +1,9 @@
 """``ResponseStore``: every SQL statement the gateway runs, each call one short transaction.
 
 No transaction is held across an upstream or MCP await: the service loads history before the run
-and saves the finished response after it, in one transaction that writes the row and its items, so
-a stored response is never half-written. Each read is one statement (one round trip); the SQL is
-the same on SQLite and PostgreSQL.
+and saves the finished response after it, atomically (the row and its items, or nothing), so a
+stored response is never half-written. Each read is one statement (one round trip). The SQL is
+the same on SQLite and PostgreSQL except for the save, one statement on PostgreSQL.
 """
 
 from __future__ import annotations
