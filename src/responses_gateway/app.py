@@ -13,6 +13,8 @@ from responses_gateway import __version__
 from responses_gateway.api import health, passthrough, responses
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
+from responses_gateway.api.limits import Limits, RequestBodies
+from responses_gateway.api.openapi import install_openapi
 from responses_gateway.config import Settings
 from responses_gateway.mcp import EgressPolicy, McpSessions
 from responses_gateway.orchestrator.turn_loop import Orchestrator
@@ -66,6 +68,9 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.state.limits = Limits.from_settings(settings)
+    app.add_middleware(RequestBodies, limits=app.state.limits)
+    install_openapi(app)
     app.include_router(responses.router)
     app.include_router(passthrough.router)
     app.include_router(health.router)

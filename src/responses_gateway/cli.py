@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> None:
         migrate(settings.database_url)
     import uvicorn
 
+    from responses_gateway.http_server import uvicorn_options
+
     uvicorn.run(
         "responses_gateway.app:app_from_environment",
         factory=True,
@@ -40,4 +42,5 @@ def main(argv: list[str] | None = None) -> None:
         workers=args.workers,
         log_level=settings.log_level,
         access_log=False,  # per-request logging costs more than the rest of a request
+        **uvicorn_options(settings),
     )

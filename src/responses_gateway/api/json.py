@@ -9,8 +9,10 @@ from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
+from responses_gateway.api.limits import bounded_model
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.schemas.items import TAGS
+from responses_gateway.schemas.request import TOOL_TAGS
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -23,33 +25,63 @@ class JSONBody(Response):
 
 
 async def parse_body(request: Request, model: type[Model]) -> Model:
+    """The body as ``model``, bounded by the app's limits (``api/limits.py``)."""
     raw = await request.body()
     try:
-        return model.model_validate_json(raw)
+        return bounded_model(model, request).model_validate_json(raw)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
 
 def validation_error(exc: ValidationError) -> InvalidRequest:
     """The first problem, named the way OpenAI names parameters (``input[0].content``)."""
-    # With unions (input: str | list) pydantic reports every branch: the deepest is the useful one.
-    error = max(exc.errors(), key=lambda e: len(e["loc"]))
-    if error["type"] == "json_invalid":
+    # With unions (input: str | list) pydantic reports every branch: the deepest is the useful
+    # one, and among equals the one that is not "this branch has another type".
+    error = max(exc.errors(), key=lambda e: (len(e["loc"]), not e["type"].endswith("_type")))
+    kind = error["type"]
+    if kind == "json_invalid":
         return InvalidRequest(
             "We could not parse the JSON body of your request: " + error["msg"],
             code="invalid_json",
         )
-    if error["type"] == "model_type" and not error["loc"]:
+    if kind == "model_type" and not error["loc"]:
         return InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     param = _param(error["loc"])
-    if error["type"] == "missing":
+    if kind in ("invalid_item", "union_tag_invalid", "union_tag_not_found"):
+        return _unknown_type(param, error["input"], kind == "invalid_item")
+    if kind == "missing":
+        return _missing(param)
+    if kind == "too_long" and param == "input":
+        limit = error.get("ctx", {}).get("max_length")
         return InvalidRequest(
-            f"Missing required parameter: '{param}'.",
+            f"Too many input items: at most {limit} are accepted.",
             param=param,
-            code="missing_required_parameter",
+            code="too_many_input_items",
         )
+    message = error["msg"].removeprefix("Value error, ")
     return InvalidRequest(
-        f"Invalid value for '{param}': {error['msg']}.", param=param, code="invalid_value"
+        f"Invalid value for '{param}': {message}.", param=param, code="invalid_value"
+    )
+
+
+def _missing(param: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter"
+    )
+
+
+def _unknown_type(param: str, value: Any, item: bool) -> InvalidRequest:
+    """An input item or content part whose ``type`` the gateway does not know, by name."""
+    kind = value.get("type") if isinstance(value, dict) else None
+    param = f"{param}.type"
+    if kind is None:
+        return _missing(param)
+    shown = repr(kind)[:64] if not isinstance(kind, str) else f"'{kind[:64]}'"
+    what = "input item type" if item else "type"
+    return InvalidRequest(
+        f"Invalid value for '{param}': unsupported {what} {shown}.",
+        param=param,
+        code="invalid_value",
     )
 
 
@@ -74,5 +106,5 @@ def _is_branch(text: str, *, after_index: bool) -> bool:
         not text.isidentifier()
         or text[:1].isupper()
         or text in _TYPE_NAMES
-        or (after_index and text in TAGS)
+        or (after_index and (text in TAGS or text in TOOL_TAGS))
     )

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag
 
+from responses_gateway.schemas.base import INT32_MAX, Id, JsonObject, OrNull, StrictModel
 
-class _Item(BaseModel):
-    # SDKs send fields newer than ours: keep them out of our way rather than failing.
-    model_config = ConfigDict(extra="ignore")
+_Item = StrictModel
 
 
 class InputText(_Item):
@@ -25,7 +24,7 @@ class InputImage(_Item):
     type: Literal["input_image"]
     image_url: str | None = None
     file_id: str | None = None
-    detail: Literal["low", "high", "auto", "original"] = "auto"
+    detail: OrNull[Literal["low", "high", "auto", "original"]] = "auto"
 
 
 class InputFile(_Item):
@@ -39,7 +38,7 @@ class InputFile(_Item):
 class OutputText(_Item):
     type: Literal["output_text"]
     text: str
-    annotations: list[Any] = Field(default_factory=list)
+    annotations: OrNull[list[JsonObject]] = Field(default_factory=list)
 
 
 class Refusal(_Item):
@@ -63,8 +62,8 @@ ContentPart = Annotated[
 
 
 class Message(_Item):
-    type: Literal["message"] = "message"
-    id: str | None = None
+    type: OrNull[Literal["message"]] = "message"
+    id: Id | None = None
     role: Literal["user", "assistant", "system", "developer"]
     content: str | list[ContentPart]
     status: str | None = None
@@ -73,7 +72,7 @@ class Message(_Item):
 
 class FunctionCall(_Item):
     type: Literal["function_call"]
-    id: str | None = None
+    id: Id | None = None
     call_id: str
     name: str
     arguments: str
@@ -82,7 +81,7 @@ class FunctionCall(_Item):
 
 class FunctionCallOutput(_Item):
     type: Literal["function_call_output"]
-    id: str | None = None
+    id: Id | None = None
     call_id: str
     output: str | list[Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]]
     status: str | None = None
@@ -90,41 +89,62 @@ class FunctionCallOutput(_Item):
 
 class Reasoning(_Item):
     type: Literal["reasoning"]
-    id: str | None = None
-    summary: list[SummaryText] = Field(default_factory=list)
+    id: Id | None = None
+    summary: OrNull[list[SummaryText]] = Field(default_factory=list)
     content: list[ReasoningText] | None = None
     encrypted_content: str | None = None
     status: str | None = None
 
 
 class ItemReference(_Item):
-    type: Literal["item_reference"] = "item_reference"
-    id: str
+    type: OrNull[Literal["item_reference"]] = "item_reference"
+    id: Id
+
+
+class McpListedTool(_Item):
+    name: str
+    description: str | None = None
+    input_schema: JsonObject | None = None
+    annotations: JsonObject | None = None
 
 
 class McpListToolsItem(_Item):
     type: Literal["mcp_list_tools"]
-    id: str | None = None
+    id: Id | None = None
     server_label: str
-    tools: list[dict[str, Any]]
+    tools: list[McpListedTool]
     error: str | None = None
+
+
+class McpErrorBlock(_Item):
+    type: str
+    text: str | None = None
+
+
+class McpCallError(_Item):
+    """OpenAI's structured ``mcp_call.error`` (the gateway writes a plain string itself)."""
+
+    type: str
+    message: str | None = None
+    code: Annotated[int, Field(ge=-INT32_MAX, le=INT32_MAX)] | str | None = None
+    content: list[McpErrorBlock] | None = None
 
 
 class McpCallItem(_Item):
     type: Literal["mcp_call"]
-    id: str | None = None
+    id: Id | None = None
     server_label: str
     name: str
     arguments: str
     output: str | None = None
-    error: Any = None
+    error: str | McpCallError | None = None
     status: str | None = None
     approval_request_id: str | None = None
 
 
 class McpApprovalRequestItem(_Item):
     type: Literal["mcp_approval_request"]
-    id: str
+    id: Id
     server_label: str
     name: str
     arguments: str
@@ -132,7 +152,7 @@ class McpApprovalRequestItem(_Item):
 
 class McpApprovalResponseItem(_Item):
     type: Literal["mcp_approval_response"]
-    id: str | None = None
+    id: Id | None = None
     approval_request_id: str
     approve: bool
     reason: str | None = None

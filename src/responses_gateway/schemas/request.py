@@ -8,8 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
 
+from responses_gateway.schemas.base import (
+    INT32_MAX,
+    Id,
+    JsonObject,
+    ModelName,
+    OrNull,
+    StrictModel,
+)
 from responses_gateway.schemas.items import InputItem
 
 HOSTED_TOOL_TYPES = frozenset(
@@ -35,15 +43,14 @@ HOSTED_TOOL_TYPES = frozenset(
 )
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+_Model = StrictModel
 
 
 class FunctionTool(_Model):
     type: Literal["function"]
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: JsonObject | None = None
     strict: bool | None = None
 
 
@@ -78,7 +85,23 @@ class HostedTool(_Model):
     type: str
 
 
-Tool = Annotated[FunctionTool | McpTool | HostedTool, Field(union_mode="left_to_right")]
+def _tool_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return _TOOL_TAGS.get(kind, "hosted") if isinstance(kind, str) else "hosted"
+
+
+_TOOL_TAGS = {"function": "function", "mcp": "mcp", "sse": "mcp"}
+TOOL_TAGS = frozenset(_TOOL_TAGS.values()) | {"hosted"}
+"""Discriminator values of ``Tool``, skipped in validation error locations."""
+
+# Tagged by ``type``, so a bad field of an MCP tool is reported as that field, not as an
+# unsupported tool type.
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("function")]
+    | Annotated[McpTool, Tag("mcp")]
+    | Annotated[HostedTool, Tag("hosted")],
+    Discriminator(_tool_tag),
+]
 
 
 class ToolChoiceFunction(_Model):
@@ -129,16 +152,19 @@ class TextFormatJsonObject(_Model):
 class TextFormatJsonSchema(_Model):
     type: Literal["json_schema"]
     name: str = Field(min_length=1, max_length=64)
-    schema_: dict[str, Any] = Field(alias="schema")
+    schema_: JsonObject = Field(alias="schema")
     description: str | None = None
     strict: bool | None = None
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
 
 
 class TextConfig(_Model):
-    format: Annotated[
-        TextFormatText | TextFormatJsonObject | TextFormatJsonSchema, Field(discriminator="type")
+    format: OrNull[
+        Annotated[
+            TextFormatText | TextFormatJsonObject | TextFormatJsonSchema,
+            Field(discriminator="type"),
+        ]
     ] = Field(default_factory=lambda: TextFormatText(type="text"))
     verbosity: Literal["low", "medium", "high"] | None = None
 
@@ -149,20 +175,20 @@ class ReasoningConfig(_Model):
 
 
 class CreateResponseRequest(_Model):
-    model: str = Field(min_length=1)
+    model: ModelName
     input: str | list[InputItem]
     instructions: str | None = None
-    previous_response_id: str | None = None
-    store: bool = True
-    stream: bool = False
-    tools: list[Tool] = Field(default_factory=list)
-    tool_choice: ToolChoice = "auto"
-    parallel_tool_calls: bool = True
-    max_tool_calls: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
+    previous_response_id: Id | None = None
+    store: OrNull[bool] = True
+    stream: OrNull[bool] = False
+    tools: OrNull[list[Tool]] = Field(default_factory=list)
+    tool_choice: OrNull[ToolChoice] = "auto"
+    parallel_tool_calls: OrNull[bool] = True
+    max_tool_calls: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     text: TextConfig | None = None
     reasoning: ReasoningConfig | None = None
     metadata: dict[str, str] | None = None
@@ -171,7 +197,7 @@ class CreateResponseRequest(_Model):
     prompt_cache_key: str | None = None
     service_tier: str | None = None
     truncation: Literal["auto", "disabled"] | None = None
-    include: list[str] = Field(default_factory=list)
+    include: OrNull[list[str]] = Field(default_factory=list)
     background: bool | None = None
     conversation: Any = None
     prompt: Any = None

@@ -70,7 +70,7 @@ async def _resolve_references(
     find_items: FindItems,
 ) -> None:
     known = {item.get("id"): item for item in history}
-    missing = [ref for _, ref in references if ref not in known]
+    missing = list(dict.fromkeys(ref for _, ref in references if ref not in known))
     if missing:
         known.update(await find_items(missing))
     for position, ref in references:
