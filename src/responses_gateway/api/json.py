@@ -86,6 +86,8 @@ def _unknown_type(param: str, value: Any, item: bool) -> InvalidRequest:
 
 
 _TYPE_NAMES = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "literal"})
+_FORMAT_TAGS = frozenset({"text", "json_object", "json_schema"})  # text.format's discriminator
+_MAPPINGS = frozenset({"headers", "metadata"})  # the part after one of these is a user's key
 
 
 def _param(loc: tuple[Any, ...]) -> str:
@@ -94,17 +96,18 @@ def _param(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not _is_branch(str(part), after_index=isinstance(previous, int)):
+        elif previous in _MAPPINGS or not _is_branch(str(part), previous):
             out += f".{part}" if out else str(part)
         previous = part
     return out
 
 
-def _is_branch(text: str, *, after_index: bool) -> bool:
+def _is_branch(text: str, previous: Any) -> bool:
     """Union branches and discriminator tags show up in pydantic's loc; OpenAI's names skip them."""
     return (
         not text.isidentifier()
         or text[:1].isupper()
         or text in _TYPE_NAMES
-        or (after_index and (text in TAGS or text in TOOL_TAGS))
+        or (isinstance(previous, int) and (text in TAGS or text in TOOL_TAGS))
+        or (previous == "format" and text in _FORMAT_TAGS)
     )
