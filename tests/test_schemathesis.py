@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 import requests
 import schemathesis
@@ -70,3 +71,21 @@ def test_no_5xx_and_the_envelope_on_every_error(
                 continue
             total += _fuzz(operation, mode, gateway.url, session)
     assert total >= 400  # x 2 modes x 2 databases: over 1,600 cases in all
+
+
+def test_openapi_declares_the_real_bodies_and_errors(gateway: Gateway) -> None:
+    """D17: the request body is the pydantic model; errors are the envelope; no 422 anywhere."""
+    document = httpx.get(gateway.url + "/openapi.json").json()
+    create = document["paths"]["/v1/responses"]["post"]
+    body = create["requestBody"]["content"]["application/json"]["schema"]
+    assert body == {"$ref": "#/components/schemas/CreateResponseRequest"}
+    request = document["components"]["schemas"]["CreateResponseRequest"]
+    assert {"model", "input"} <= set(request["required"])
+    assert {"store", "stream", "tools", "include"} <= set(request["properties"])
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            assert "422" not in operation["responses"], (path, method)
+            assert operation["responses"]["400"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"
+            }
+    assert "HTTPValidationError" not in document["components"]["schemas"]

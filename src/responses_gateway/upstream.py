@@ -47,10 +47,11 @@ class UpstreamClient:
         self._session = aiohttp.ClientSession(
             headers=headers,
             connector=aiohttp.TCPConnector(limit=settings.upstream_max_connections),
-            # connect: waiting for a pooled connection plus opening it; total: the whole call.
+            # connect: getting a connection, the wait for a free pooled one included;
+            # sock_connect: opening a new one; total: the whole call, body included.
             timeout=aiohttp.ClientTimeout(
                 total=settings.upstream_total_timeout,
-                connect=settings.upstream_pool_timeout + settings.upstream_connect_timeout,
+                connect=settings.upstream_pool_timeout,
                 sock_connect=settings.upstream_connect_timeout,
                 sock_read=settings.upstream_timeout,
             ),
