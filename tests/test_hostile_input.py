@@ -266,10 +266,20 @@ def test_mcp_call_error_is_typed(
         assert answer.json()["error"]["param"].startswith("input[0].error")
 
 
-def test_mcp_header_that_is_not_a_string_is_named(gateway: Gateway) -> None:
-    error = _refused(
-        gateway, BASE | {"tools": [MCP | {"headers": {"X-Key": 1}}]}, "tools[0].headers.X-Key"
-    )
+@pytest.mark.parametrize(
+    ("tool", "param"),
+    [
+        (MCP | {"headers": {"X-Key": 1}}, "tools[0].headers.X-Key"),
+        (MCP | {"server_label": 5}, "tools[0].server_label"),
+        ({"type": "function", "name": "f", "strict": "yes"}, "tools[0].strict"),
+        ({"type": "function"}, "tools[0].name"),
+    ],
+)
+def test_a_bad_field_of_a_known_tool_is_named(
+    gateway: Gateway, tool: dict[str, Any], param: str
+) -> None:
+    """Not the misleading "tools of type mcp are not supported" of a fallback branch."""
+    error = _refused(gateway, BASE | {"tools": [tool]}, param)
     assert "not supported" not in error["message"]
 
 

@@ -8,11 +8,11 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
-from responses_gateway.api.limits import bounded_model
+from responses_gateway.api.limits import bounded_model, too_many_items
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.schemas.items import TAGS
-from responses_gateway.schemas.request import TOOL_TAGS
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -28,7 +28,7 @@ async def parse_body(request: Request, model: type[Model]) -> Model:
     """The body as ``model``, bounded by the app's limits (``api/limits.py``)."""
     raw = await request.body()
     try:
-        return bounded_model(model, request).model_validate_json(raw)
+        return bounded_model(model, request, raw).model_validate_json(raw)
     except ValidationError as exc:
         raise validation_error(exc) from None
 
@@ -37,7 +37,9 @@ def validation_error(exc: ValidationError) -> InvalidRequest:
     """The first problem, named the way OpenAI names parameters (``input[0].content``)."""
     # With unions (input: str | list) pydantic reports every branch: the deepest is the useful
     # one, and among equals the one that is not "this branch has another type".
-    error = max(exc.errors(), key=lambda e: (len(e["loc"]), not e["type"].endswith("_type")))
+    error = max(
+        _relevant(exc.errors()), key=lambda e: (len(e["loc"]), not e["type"].endswith("_type"))
+    )
     kind = error["type"]
     if kind == "json_invalid":
         return InvalidRequest(
@@ -52,16 +54,22 @@ def validation_error(exc: ValidationError) -> InvalidRequest:
     if kind == "missing":
         return _missing(param)
     if kind == "too_long" and param == "input":
-        limit = error.get("ctx", {}).get("max_length")
-        return InvalidRequest(
-            f"Too many input items: at most {limit} are accepted.",
-            param=param,
-            code="too_many_input_items",
-        )
+        return too_many_items(error.get("ctx", {}).get("max_length", 0))
     message = error["msg"].removeprefix("Value error, ")
     return InvalidRequest(
         f"Invalid value for '{param}': {message}.", param=param, code="invalid_value"
     )
+
+
+_MISMATCH = frozenset({"literal_error", "tool_type_mismatch"})
+
+
+def _relevant(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop the errors of union branches whose ``type`` is another: for an MCP tool with a bad
+    header, what the function-tool branch thinks of it does not matter."""
+    other = {e["loc"][:-1] for e in errors if e["type"] in _MISMATCH and e["loc"][-1:] == ("type",)}
+    kept = [e for e in errors if not any(e["loc"][: len(branch)] == branch for branch in other)]
+    return kept or errors
 
 
 def _missing(param: str) -> InvalidRequest:
@@ -108,6 +116,6 @@ def _is_branch(text: str, previous: Any) -> bool:
         not text.isidentifier()
         or text[:1].isupper()
         or text in _TYPE_NAMES
-        or (isinstance(previous, int) and (text in TAGS or text in TOOL_TAGS))
+        or (isinstance(previous, int) and text in TAGS)
         or (previous == "format" and text in _FORMAT_TAGS)
     )

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from responses_gateway.schemas.base import (
     INT32_MAX,
@@ -79,29 +80,21 @@ class McpTool(_Model):
     tunnel_id: str | None = None
 
 
+def _not_ours(kind: str) -> str:
+    # A function or MCP tool that failed its own model must fail here too, so that its own
+    # error (a header that is not a string) is the one reported, not "unsupported tool type".
+    if kind in ("function", "mcp", "sse"):
+        raise PydanticCustomError("tool_type_mismatch", "a {kind} tool", {"kind": kind})
+    return kind
+
+
 class HostedTool(_Model):
     """Tools OpenAI runs itself; recognised only so they can be refused by name."""
 
-    type: str
+    type: Annotated[str, AfterValidator(_not_ours)]
 
 
-def _tool_tag(value: Any) -> str:
-    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
-    return _TOOL_TAGS.get(kind, "hosted") if isinstance(kind, str) else "hosted"
-
-
-_TOOL_TAGS = {"function": "function", "mcp": "mcp", "sse": "mcp"}
-TOOL_TAGS = frozenset(_TOOL_TAGS.values()) | {"hosted"}
-"""Discriminator values of ``Tool``, skipped in validation error locations."""
-
-# Tagged by ``type``, so a bad field of an MCP tool is reported as that field, not as an
-# unsupported tool type.
-Tool = Annotated[
-    Annotated[FunctionTool, Tag("function")]
-    | Annotated[McpTool, Tag("mcp")]
-    | Annotated[HostedTool, Tag("hosted")],
-    Discriminator(_tool_tag),
-]
+Tool = Annotated[FunctionTool | McpTool | HostedTool, Field(union_mode="left_to_right")]
 
 
 class ToolChoiceFunction(_Model):
