@@ -155,9 +155,7 @@ class _Plain:
         return None
 
 
-_DECODERS: dict[bytes, Callable[[_Sink], _Plain | _Zlib | _Zstd]] = {
-    b"": _Plain,
-    b"identity": _Plain,
+_DECODERS: dict[bytes, Callable[[_Sink], _Zlib | _Zstd]] = {
     b"gzip": lambda sink: _Zlib(sink, 16 + zlib.MAX_WBITS),
     b"x-gzip": lambda sink: _Zlib(sink, 16 + zlib.MAX_WBITS),
     b"deflate": lambda sink: _Zlib(sink, zlib.MAX_WBITS),
@@ -204,29 +202,49 @@ class RequestBodies:
                 encoding = value.strip().lower()
         if length.isdigit() and int(length) > limit:
             raise _too_large(limit)
-        make = _DECODERS.get(encoding)
-        if make is None:
-            raise BodyRefused(
-                415,
-                f"Unsupported Content-Encoding '{encoding.decode('latin-1')[:32]}': "
-                "send gzip, deflate, zstd or an uncompressed body.",
-                "unsupported_content_encoding",
-            )
-        sink = _Sink(limit)
-        decoder = make(sink)
-        try:
-            await _pump(receive, decoder)
-            decoder.finish()
-        except _DECODE_ERRORS:
-            raise BodyRefused(
-                400,
-                f"The request body is not valid {encoding.decode()} data.",
-                "invalid_content_encoding",
-            ) from None
-        if encoding not in (b"", b"identity"):
-            kept = [(k, v) for k, v in scope["headers"] if k != b"content-encoding"]
-            scope = {**scope, "headers": kept}
-        return scope, b"".join(sink.parts)
+        if encoding in (b"", b"identity"):
+            return scope, await _read_plain(receive, limit)
+        kept = [(k, v) for k, v in scope["headers"] if k != b"content-encoding"]
+        return {**scope, "headers": kept}, await _decode(receive, encoding, limit)
+
+
+async def _read_plain(receive: Receive, limit: int) -> bytes:
+    """The common case, a body in one message, costs no decoder."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise _Disconnected
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise _too_large(limit)
+        return body
+    sink = _Sink(limit)
+    sink.write(body)
+    await _pump(receive, _Plain(sink))
+    return b"".join(sink.parts)
+
+
+async def _decode(receive: Receive, encoding: bytes, limit: int) -> bytes:
+    make = _DECODERS.get(encoding)
+    if make is None:
+        raise BodyRefused(
+            415,
+            f"Unsupported Content-Encoding '{encoding.decode('latin-1')[:32]}': "
+            "send gzip, deflate, zstd or an uncompressed body.",
+            "unsupported_content_encoding",
+        )
+    sink = _Sink(limit)
+    decoder = make(sink)
+    try:
+        await _pump(receive, decoder)
+        decoder.finish()
+    except _DECODE_ERRORS:
+        raise BodyRefused(
+            400,
+            f"The request body is not valid {encoding.decode('latin-1')[:32]} data.",
+            "invalid_content_encoding",
+        ) from None
+    return b"".join(sink.parts)
 
 
 class _Disconnected(Exception):
