@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -32,17 +33,17 @@ def _create(gateway: Gateway, **extra: object) -> httpx.Response:
     return httpx.post(gateway.base_url + "/responses", json=body, timeout=30)
 
 
+def _stream(gateway: Gateway) -> list[dict[str, Any]]:
+    body = {"model": "m", "input": "hi", "stream": True}
+    with httpx.stream("POST", gateway.base_url + "/responses", json=body, timeout=30) as answer:
+        return read_sse(answer)
+
+
 def test_an_sse_line_over_512_kb_works(gateway: Gateway, upstream: ScriptedUpstream) -> None:
     """D7: one 600 KB delta in one ``data:`` line."""
     text = "x" * 600_000
     upstream.push(Reply(content=text, chunk_size=len(text)))
-    with httpx.stream(
-        "POST",
-        gateway.base_url + "/responses",
-        json={"model": "m", "input": "hi", "stream": True},
-        timeout=30,
-    ) as answer:
-        events = read_sse(answer)
+    events = _stream(gateway)
     assert events[-1]["type"] == "response.completed"
     assert events[-1]["response"]["output"][0]["content"][0]["text"] == text
 
@@ -69,13 +70,7 @@ def test_a_total_deadline_beyond_the_read_timeout(
 ) -> None:
     """D15: each chunk arrives well within the 600 s read timeout, the whole does not within 1 s."""
     upstream.push(Reply(content="trickle " * 20, chunk_size=4, chunk_delay=0.05))
-    with httpx.stream(
-        "POST",
-        tight.base_url + "/responses",
-        json={"model": "m", "input": "hi", "stream": True},
-        timeout=30,
-    ) as answer:
-        events = read_sse(answer)
+    events = _stream(tight)
     assert events[0]["type"] == "response.created"
     assert events[-1]["type"] == "response.failed"
     assert events[-1]["response"]["error"]["code"] == "upstream_timeout"
