@@ -44,13 +44,16 @@ class Settings(BaseSettings):
     mcp_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
     mcp_allow_private_networks: bool = False
     mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Keys for sealed blobs (encrypted reasoning, compaction items); the first seals, all open.
+    sealing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    sealing_key_file: str = "./gateway.key"
 
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:
         return check_url(value)
 
-    @field_validator("api_keys", "mcp_allowed_hosts", mode="before")
+    @field_validator("api_keys", "mcp_allowed_hosts", "sealing_keys", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
