@@ -80,10 +80,12 @@ class AccessLayer:
         elapsed = time.perf_counter() - record.started
         streamed = "true" if record.streamed else "false"
         status = record.status or 500
-        metrics.REQUESTS.labels(route, record.method, str(status), streamed).inc()
-        metrics.REQUEST_SECONDS.labels(route, streamed).observe(elapsed)
+        metrics.child(metrics.REQUESTS, route, record.method, str(status), streamed).inc()
+        metrics.child(metrics.REQUEST_SECONDS, route, streamed).observe(elapsed)
         if record.streamed and record.first_body_at is not None:
-            metrics.FIRST_EVENT_SECONDS.labels(route).observe(record.first_body_at - record.started)
+            metrics.child(metrics.FIRST_EVENT_SECONDS, route).observe(
+                record.first_body_at - record.started
+            )
         metrics.count_tokens(record.model, record.usage)
         if ACCESS.isEnabledFor(20):
             ACCESS.info("request", extra=_log_fields(record, route, status, elapsed))

@@ -51,7 +51,7 @@ def _reply_attributes(chunk: dict[str, Any]) -> dict[str, tracing.AttributeValue
 
 def _failed(operation: str, exc: GatewayError, span: tracing.Span | None) -> None:
     kind = exc.code or f"http_{exc.status_code}"
-    metrics.UPSTREAM_ERRORS.labels(kind[:64]).inc()
+    metrics.child(metrics.UPSTREAM_ERRORS, kind[:64]).inc()
     tracing.mark_error(span, kind)
 
 
@@ -89,5 +89,5 @@ class ObservedUpstream:
 
 def _observe(operation: str, started: float) -> None:
     elapsed = time.perf_counter() - started
-    metrics.UPSTREAM_SECONDS.labels(operation).observe(elapsed)
+    metrics.child(metrics.UPSTREAM_SECONDS, operation).observe(elapsed)
     note_upstream(elapsed)

@@ -44,7 +44,7 @@ def store_operation(operation: str) -> Iterator[None]:
         try:
             yield
         finally:
-            metrics.STORE_SECONDS.labels(operation).observe(time.perf_counter() - started)
+            metrics.child(metrics.STORE_SECONDS, operation).observe(time.perf_counter() - started)
 
 
 def mcp_span(operation: str, server_label: str, tool: str | None = None) -> Any:
@@ -58,6 +58,6 @@ def mcp_outcome(
     operation: str, server_label: str, ok: bool, span: tracing.Span | None = None
 ) -> None:
     counter = metrics.MCP_CALLS if operation == "call_tool" else metrics.MCP_LISTINGS
-    counter.labels(server_label[:128], "ok" if ok else "error").inc()
+    metrics.child(counter, server_label[:128], "ok" if ok else "error").inc()
     if not ok:
         tracing.mark_error(span, f"mcp {operation} failed")

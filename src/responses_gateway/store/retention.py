@@ -25,10 +25,11 @@ _UNNEEDED = """
     WHERE (deleted OR created_at < :cutoff) AND id NOT IN (SELECT id FROM needed)"""
 
 _COUNT = Query(f"{_NEEDED} SELECT count(*) FROM ({_UNNEEDED}) AS unneeded")
-_DELETE = Query(f"{_NEEDED} DELETE FROM responses WHERE id IN ({_UNNEEDED} LIMIT :batch)")
+# The statement starts with DELETE (the CTE inside), so that sqlite3 reports the rows it removed.
+_DELETE = Query(f"DELETE FROM responses WHERE id IN ({_NEEDED} {_UNNEEDED} LIMIT :batch)")
 # One key for "the purge": a transaction-scoped lock, released when the statement commits.
 _DELETE_LOCKED = Query(
-    f"{_NEEDED} DELETE FROM responses WHERE id IN ({_UNNEEDED} LIMIT :batch)"
+    f"DELETE FROM responses WHERE id IN ({_NEEDED} {_UNNEEDED} LIMIT :batch)"
     " AND (SELECT pg_try_advisory_xact_lock(7244851))"
 )
 _BATCH = 500
