@@ -52,8 +52,10 @@ def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 @contextlib.contextmanager
-def gateway_process(env: dict[str, str], log_path: Path, *args: str) -> Iterator[GatewayProcess]:
-    port = free_port()
+def gateway_process(
+    env: dict[str, str], log_path: Path, *args: str, port: int | None = None
+) -> Iterator[GatewayProcess]:
+    port = port or free_port()
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "responses_gateway", "serve", "--port", str(port), *args],
