@@ -9,7 +9,8 @@ import openai
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Gateway
-from tests.support.upstream import Reply, ScriptedUpstream
+from tests.support.mcp_servers import running_mcp_servers
+from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 
 def scrape(gateway: Gateway) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -123,3 +124,18 @@ def test_request_id_is_taken_or_made(gateway: Gateway, upstream: ScriptedUpstrea
     made = httpx.get(gateway.url + "/healthz", headers={"x-request-id": "bad id\twith spaces"})
     assert made.headers["x-request-id"].startswith("req_")
     assert made.headers["x-request-id"] != "abc-123"
+
+
+def test_mcp_listings_and_calls_are_counted(
+    gateway: Gateway, client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    with running_mcp_servers() as mcp:
+        before = scrape(gateway)
+        upstream.push(Reply(tool_calls=[ToolCall("add", '{"a": 2, "b": 3}')]), Reply(content="5"))
+        tool = {"type": "mcp", "server_label": "calc", "server_url": mcp.streamable_url}
+        response = client.responses.create(model="m", input="add", tools=[tool])  # type: ignore[list-item]
+        assert [item.type for item in response.output] == ["mcp_list_tools", "mcp_call", "message"]
+        after = scrape(gateway)
+    for name in ("gateway_mcp_listings_total", "gateway_mcp_calls_total"):
+        labels = {"server_label": "calc", "outcome": "ok"}
+        assert value(after, name, **labels) - value(before, name, **labels) == 1
