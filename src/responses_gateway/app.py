@@ -13,6 +13,8 @@ from responses_gateway import __version__
 from responses_gateway.api import health, passthrough, responses
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
+from responses_gateway.chat.reasoning import ReasoningReplay
+from responses_gateway.chat.shaping import ChatStyle
 from responses_gateway.config import Settings
 from responses_gateway.mcp import EgressPolicy, McpSessions
 from responses_gateway.orchestrator.turn_loop import Orchestrator
@@ -34,11 +36,16 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = await open_database(settings.database_url, pool_size=settings.database_pool_size)
         upstream = UpstreamClient(settings)
+        sealer = sealer_from_settings(
+            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+        )
         orchestrator = Orchestrator(
             upstream,
             lambda: McpSessions(settings),
             max_tool_rounds=settings.max_tool_rounds,
             max_tokens_param=settings.upstream_max_tokens_param,
+            replay=ReasoningReplay(sealer),
+            style=ChatStyle(settings.upstream_reasoning_replay, settings.upstream_late_system),
         )
         service = ResponsesService(
             ResponseStore(database),
@@ -46,9 +53,6 @@ def create_app(settings: Settings) -> FastAPI:
             policy=EgressPolicy.from_settings(settings),
             default_approval=settings.mcp_default_approval,
             history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
-        )
-        sealer = sealer_from_settings(
-            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
         )
         app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys), sealer)
         # Measured: a full garbage collection walked the ~180,000 objects of the imported

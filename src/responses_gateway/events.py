@@ -93,3 +93,29 @@ def arguments_done(kind: str, item_id: str, output_index: int, arguments: str) -
 def item_progress(kind: str, stage: str, item_id: str, output_index: int) -> Event:
     """``response.mcp_list_tools.*`` and ``response.mcp_call.*`` (in_progress/completed/failed)."""
     return {"type": f"response.{kind}.{stage}", "item_id": item_id, "output_index": output_index}
+
+
+def summary_part(
+    stage: str, item_id: str, output_index: int, summary_index: int, text: str
+) -> Event:
+    """``response.reasoning_summary_part.added`` / ``.done``."""
+    return {
+        "type": f"response.reasoning_summary_part.{stage}",
+        "item_id": item_id,
+        "output_index": output_index,
+        "summary_index": summary_index,
+        "part": {"type": "summary_text", "text": text},
+    }
+
+
+def summary_text(
+    stage: str, item_id: str, output_index: int, summary_index: int, text: str
+) -> Event:
+    """``response.reasoning_summary_text.delta`` (``text`` is the delta) / ``.done``."""
+    return {
+        "type": f"response.reasoning_summary_text.{stage}",
+        "item_id": item_id,
+        "output_index": output_index,
+        "summary_index": summary_index,
+        "delta" if stage == "delta" else "text": text,
+    }
