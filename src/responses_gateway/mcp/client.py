@@ -397,15 +397,13 @@ async def _list_all_tools(session: ClientSession) -> list[types.Tool]:
 
 
 def _tool_entry(tool: types.Tool) -> dict[str, Any]:
-    annotations = tool.annotations
-    return {
-        "name": tool.name,
-        "input_schema": tool.input_schema,
-        "description": tool.description,
-        "annotations": None
-        if annotations is None
-        else {"read_only": bool(annotations.read_only_hint)},
-    }
+    """Optional keys are left out when empty: the Vercel AI SDK's schema refuses their ``null``."""
+    entry: dict[str, Any] = {"name": tool.name, "input_schema": tool.input_schema}
+    if tool.description is not None:
+        entry["description"] = tool.description
+    if tool.annotations is not None:
+        entry["annotations"] = {"read_only": bool(tool.annotations.read_only_hint)}
+    return entry
 
 
 def _outcome(result: types.CallToolResult, max_bytes: int) -> McpCallOutcome:

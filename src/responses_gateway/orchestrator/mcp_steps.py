@@ -46,8 +46,7 @@ async def list_new_servers(
             "type": "mcp_list_tools",
             "server_label": binding.label,
             "tools": [],
-            "error": None,
-        }
+        }  # no "error": null, which the Vercel AI SDK refuses; set only on failure
         index = state.add_item(item)
         emit(events.item_added(index, item))
         emit(events.item_progress("mcp_list_tools", "in_progress", item["id"], index))
