@@ -3,6 +3,7 @@ system message chat templates accept."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from responses_gateway.app import create_app
 from tests.conftest import Gateway, gateway_settings
+from tests.support.mcp_servers import PNG_BYTES, McpTestServers, running_mcp_servers
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
@@ -192,4 +194,31 @@ def test_late_system_messages_kept_when_the_backend_takes_them(
     assert upstream.last["messages"] == [
         {"role": "user", "content": "hi"},
         {"role": "system", "content": "Switch to French."},
+    ]
+
+
+@pytest.fixture(scope="module")
+def mcp() -> Iterator[McpTestServers]:
+    with running_mcp_servers() as servers:
+        yield servers
+
+
+def test_mcp_images_reach_the_model(
+    client: openai.OpenAI, upstream: ScriptedUpstream, mcp: McpTestServers
+) -> None:
+    upstream.push(Reply(tool_calls=[ToolCall("picture", "{}")]), Reply(content="A red dot."))
+    server = {"type": "mcp", "server_label": "pics", "server_url": mcp.streamable_url}
+    response = client.responses.create(model="m", input="draw", tools=[server])
+    call = next(item for item in response.output if item.type == "mcp_call")
+    assert call.output == '{"type": "image", "mime_type": "image/png"}'  # a string, as OpenAI's
+    messages = upstream.last["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "tool", "user"]
+    assert messages[2]["content"] == call.output
+    image = base64.b64encode(PNG_BYTES).decode()
+    assert messages[3]["content"] == [
+        {"type": "text", "text": f"Output of tool call {call.id}:"},
+        {
+            "type": "image_url",
+            "image_url": {"url": f"data:image/png;base64,{image}", "detail": "auto"},
+        },
     ]

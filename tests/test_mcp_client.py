@@ -220,6 +220,8 @@ async def test_non_text_content_becomes_a_placeholder(
     async with McpSessions(params) as sessions:
         outcome = await sessions.call_tool(McpServer("main", servers.streamable_url), "picture", {})
     assert outcome.output == '{"type": "image", "mime_type": "image/png"}'
+    (image,) = outcome.images  # for the model, in the response that made the call
+    assert image.startswith("data:image/png;base64,")
 
 
 @pytest.mark.parametrize("transport", ["streamable", "sse"])

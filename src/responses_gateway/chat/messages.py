@@ -97,10 +97,12 @@ def _message(builder: _Builder, item: dict[str, Any]) -> None:
         builder.plain({"role": chat_role, "content": user_content(content)})
 
 
-def _mcp_result(item: dict[str, Any]) -> str:
+def _mcp_result(item: dict[str, Any]) -> str | list[dict[str, Any]]:
+    """The output (parts when the call returned images, see ``ResponseState.model_view``)."""
     error = item.get("error")
     if error is None:
-        return item.get("output") or ""
+        output: str | list[dict[str, Any]] = item.get("output") or ""
+        return output
     if isinstance(error, str):
         return f"Error: {error}"
     if error.get("type") == "mcp_tool_execution_error":

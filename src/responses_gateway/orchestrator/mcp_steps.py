@@ -145,6 +145,8 @@ async def run_calls(
     for (_, item, index), outcome in zip(started, outcomes, strict=True):
         assert outcome is not None
         item["output"], item["error"] = outcome.output, outcome.error
+        if outcome.images:
+            state.tool_images[item["id"]] = outcome.images
         item["status"] = "failed" if outcome.error is not None else "completed"
         stage = "failed" if outcome.error is not None else "completed"
         emit(events.item_progress("mcp_call", stage, item["id"], index))

@@ -134,7 +134,7 @@ class Orchestrator:
         messages = to_chat_messages(
             request.instructions,
             turn.history.chat(turn.catalog.chat_names, self._replay),
-            [*turn.items, *state.output],
+            [*turn.items, *state.model_view()],
             turn.catalog.chat_names,
             self._replay,
             self._style,
