@@ -163,49 +163,54 @@ def test_streamed_blob_comes_with_the_finished_item(
     assert done["item"]["encrypted_content"].startswith("rgs1.")
 
 
+RAW = {"summary": [], "content": [{"type": "reasoning_text", "text": "Greet back."}]}
+
+
 @pytest.mark.parametrize(
-    "reasoning_item",
+    ("reasoning_item", "follows", "seen"),
     [
         # Another provider's blob, with text of its own: dropped, not an error.
-        {"summary": [{"type": "summary_text", "text": "x"}], "encrypted_content": "gAAAAABo"},
+        (
+            {"summary": [{"type": "summary_text", "text": "x"}], "encrypted_content": "gAAB"},
+            1,
+            None,
+        ),
         # Our format, but tampered with.
-        {"summary": [], "encrypted_content": "rgs1.AAAAAAAAAAAAAAAAAAAAAAAAAAAA"},
+        ({"summary": [], "encrypted_content": "rgs1.AAAAAAAAAAAAAAAAAAAAAAAAAAAA"}, 1, None),
         # A summary alone is not the model's reasoning.
-        {"summary": [{"type": "summary_text", "text": "I thought hard."}]},
+        ({"summary": [{"type": "summary_text", "text": "I thought hard."}]}, 1, None),
+        # Raw reasoning text is.
+        (RAW, 1, "Greet back."),
+        # Reasoning with no assistant message after it has nothing to travel on.
+        (RAW, 0, None),
     ],
 )
-def test_reasoning_the_model_does_not_see(
-    client: openai.OpenAI, upstream: ScriptedUpstream, reasoning_item: dict[str, Any]
+def test_which_reasoning_the_model_sees(
+    client: openai.OpenAI,
+    upstream: ScriptedUpstream,
+    reasoning_item: dict[str, Any],
+    follows: int,
+    seen: str | None,
 ) -> None:
+    answer = [{"role": "assistant", "content": "Hello."}] * follows
     client.responses.create(
         model="m",
         store=False,
         input=[
             {"role": "user", "content": "hi"},
             {"type": "reasoning", "id": "rs_other", **reasoning_item},
-            {"role": "assistant", "content": "Hello."},
+            *answer,
             {"role": "user", "content": "again"},
         ],
     )
-    assert upstream.last["messages"][1] == {"role": "assistant", "content": "Hello."}
-
-
-def test_raw_reasoning_text_is_replayed(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
-    client.responses.create(
-        model="m",
-        input=[
-            {"role": "user", "content": "hi"},
-            {
-                "type": "reasoning",
-                "id": "rs_raw",
-                "summary": [],
-                "content": [{"type": "reasoning_text", "text": "Greet back."}],
-            },
-            {"role": "assistant", "content": "Hello."},
-            {"role": "user", "content": "again"},
-        ],
-    )
-    assert upstream.last["messages"][1]["reasoning_content"] == "Greet back."
+    expected = [{"role": "assistant", "content": "Hello."}] * follows
+    if seen:
+        expected[0]["reasoning_content"] = seen
+    assert upstream.last["messages"] == [
+        {"role": "user", "content": "hi"},
+        *expected,
+        {"role": "user", "content": "again"},
+    ]
 
 
 def test_stored_chain_replays_reasoning(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
@@ -216,27 +221,6 @@ def test_stored_chain_replays_reasoning(client: openai.OpenAI, upstream: Scripte
         {"role": "user", "content": "hi"},
         {"role": "assistant", "content": "Hello!", "reasoning_content": THOUGHT},
         {"role": "user", "content": "again"},
-    ]
-
-
-def test_dangling_reasoning_is_left_out(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
-    """Reasoning with no assistant message after it has nothing to travel on."""
-    client.responses.create(
-        model="m",
-        input=[
-            {"role": "user", "content": "hi"},
-            {
-                "type": "reasoning",
-                "id": "rs_dangling",
-                "summary": [],
-                "content": [{"type": "reasoning_text", "text": "Hmm."}],
-            },
-            {"role": "user", "content": "still there?"},
-        ],
-    )
-    assert upstream.last["messages"] == [
-        {"role": "user", "content": "hi"},
-        {"role": "user", "content": "still there?"},
     ]
 
 

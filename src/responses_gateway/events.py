@@ -95,27 +95,18 @@ def item_progress(kind: str, stage: str, item_id: str, output_index: int) -> Eve
     return {"type": f"response.{kind}.{stage}", "item_id": item_id, "output_index": output_index}
 
 
-def summary_part(
-    stage: str, item_id: str, output_index: int, summary_index: int, text: str
-) -> Event:
-    """``response.reasoning_summary_part.added`` / ``.done``."""
-    return {
-        "type": f"response.reasoning_summary_part.{stage}",
+def summary(kind: str, stage: str, item_id: str, output_index: int, text: str) -> Event:
+    """``response.reasoning_summary_part.added`` / ``.done`` (``kind`` "part") and
+    ``response.reasoning_summary_text.delta`` / ``.done`` (``kind`` "text"; ``text`` is the delta
+    for ``delta``). The gateway's reasoning items have one summary part, index 0."""
+    event: Event = {
+        "type": f"response.reasoning_summary_{kind}.{stage}",
         "item_id": item_id,
         "output_index": output_index,
-        "summary_index": summary_index,
-        "part": {"type": "summary_text", "text": text},
+        "summary_index": 0,
     }
-
-
-def summary_text(
-    stage: str, item_id: str, output_index: int, summary_index: int, text: str
-) -> Event:
-    """``response.reasoning_summary_text.delta`` (``text`` is the delta) / ``.done``."""
-    return {
-        "type": f"response.reasoning_summary_text.{stage}",
-        "item_id": item_id,
-        "output_index": output_index,
-        "summary_index": summary_index,
-        "delta" if stage == "delta" else "text": text,
-    }
+    if kind == "part":
+        event["part"] = {"type": "summary_text", "text": text}
+    else:
+        event["delta" if stage == "delta" else "text"] = text
+    return event

@@ -116,8 +116,8 @@ class _OpenReasoning(_OpenTextItem):
         out: list[Event] = []
         if self.part_type is None:
             self.item["summary"].append({"type": "summary_text", "text": ""})
-            out.append(events.summary_part("added", item_id, index, 0, ""))
-        out.append(events.summary_text("delta", item_id, index, 0, text))
+            out.append(events.summary("part", "added", item_id, index, ""))
+        out.append(events.summary("text", "delta", item_id, index, text))
         return out + super().delta(part_type, text)
 
     def close_part(self, status: str = "completed") -> list[Event]:
@@ -125,10 +125,10 @@ class _OpenReasoning(_OpenTextItem):
             return super().close_part(status)
         item_id, index, text = self.item["id"], self.index, "".join(self.chunks)
         self.item["summary"][0]["text"] = text
-        done = events.summary_part("done", item_id, index, 0, text)
+        done = events.summary("part", "done", item_id, index, text)
         if status == "incomplete":
             done["status"] = "incomplete"
-        out = [events.summary_text("done", item_id, index, 0, text), done]
+        out = [events.summary("text", "done", item_id, index, text), done]
         return out + super().close_part(status)
 
     def close(self, status: str) -> list[Event]:
