@@ -148,7 +148,7 @@ def test_encrypted_reasoning_round_trip(client: openai.OpenAI, upstream: Scripte
         ],
     )
     assistant = _assistant(upstream.last["messages"])
-    assert assistant[0]["reasoning_content"] == THOUGHT
+    assert assistant[0]["reasoning_content"] == assistant[0]["reasoning"] == THOUGHT
     assert assistant[0]["tool_calls"][0]["id"] == "call_1"
 
 
@@ -204,8 +204,8 @@ def test_which_reasoning_the_model_sees(
         ],
     )
     expected = [{"role": "assistant", "content": "Hello."}] * follows
-    if seen:
-        expected[0]["reasoning_content"] = seen
+    if seen:  # by default under both names (llama.cpp reads one, vLLM and Ollama the other)
+        expected[0].update(reasoning_content=seen, reasoning=seen)
     assert upstream.last["messages"] == [
         {"role": "user", "content": "hi"},
         *expected,
@@ -219,7 +219,12 @@ def test_stored_chain_replays_reasoning(client: openai.OpenAI, upstream: Scripte
     client.responses.create(model="m", input="again", previous_response_id=first.id)
     assert upstream.last["messages"] == [
         {"role": "user", "content": "hi"},
-        {"role": "assistant", "content": "Hello!", "reasoning_content": THOUGHT},
+        {
+            "role": "assistant",
+            "content": "Hello!",
+            "reasoning_content": THOUGHT,
+            "reasoning": THOUGHT,
+        },
         {"role": "user", "content": "again"},
     ]
 
@@ -259,7 +264,7 @@ def test_rotated_keys_still_open_and_reasoning_field_is_a_setting(
     client: openai.OpenAI, database_url: str, upstream: ScriptedUpstream
 ) -> None:
     items = _sealed_turn(client, upstream)  # sealed with TEST_SEALING_KEY
-    for replay, field in (("reasoning", "reasoning"), ("off", None)):
+    for replay in ("reasoning", "reasoning_content", "off"):
         settings = gateway_settings(
             database_url,
             upstream.base_url,
@@ -269,5 +274,7 @@ def test_rotated_keys_still_open_and_reasoning_field_is_a_setting(
         with serve_in_thread(create_app(settings)) as url:
             Gateway(url, settings).client().responses.create(model="m", store=False, input=items)
         assistant = _assistant(upstream.last["messages"])[0]
-        assert "reasoning_content" not in assistant
-        assert assistant.get("reasoning") == (THOUGHT if field else None)
+        sent = {
+            key: assistant[key] for key in ("reasoning", "reasoning_content") if key in assistant
+        }
+        assert sent == ({} if replay == "off" else {replay: THOUGHT})

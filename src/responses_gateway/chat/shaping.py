@@ -5,7 +5,9 @@ any other. So this turn's instructions and every system/developer message before
 message become one system message; a system/developer message later in the conversation becomes
 a ``user`` message labelled as such (``late_system="user"``, the default) or stays as it is
 (``"system"``, for backends that take it). Past reasoning travels as ``reasoning_content`` on
-assistant messages, renamed or dropped here for backends that want another field or none.
+assistant messages; here it is also copied to ``reasoning`` (``"both"``, the default: llama.cpp
+reads ``reasoning_content``, vLLM since 0.11 and Ollama read ``reasoning``), or renamed, or
+dropped for backends that refuse both.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ LATE_SYSTEM_LABEL = "[System message]\n"
 
 @dataclass(frozen=True, slots=True)
 class ChatStyle:
-    reasoning_field: Literal["reasoning_content", "reasoning", "off"] = "reasoning_content"
+    reasoning_field: Literal["both", "reasoning_content", "reasoning", "off"] = "both"
     late_system: Literal["user", "system"] = "user"
 
 
@@ -41,9 +43,14 @@ def shape_messages(
                 message = {"role": "user", "content": LATE_SYSTEM_LABEL + message["content"]}
         elif "reasoning_content" in message and style.reasoning_field != "reasoning_content":
             message = dict(message)
-            text = message.pop("reasoning_content")
-            if style.reasoning_field != "off":
-                message[style.reasoning_field] = text
+            field = style.reasoning_field
+            text = (
+                message["reasoning_content"]
+                if field == "both"
+                else message.pop("reasoning_content")
+            )
+            if field != "off":
+                message["reasoning" if field == "both" else field] = text
         out.append(message)
     if system:
         out.insert(0, {"role": "system", "content": "\n\n".join(system)})
