@@ -19,7 +19,8 @@ PURPOSE = "reasoning"
 
 
 class ReasoningReplay:
-    """Opens reasoning items for the chat history; without a sealer, blobs are never opened."""
+    """Reads reasoning items for the chat history and seals new ones (one per process); without
+    a sealer, blobs are never opened."""
 
     __slots__ = ("_sealer",)
 

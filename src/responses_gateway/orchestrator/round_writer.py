@@ -42,10 +42,7 @@ class _OpenTextItem:
 
     def open_events(self) -> list[Event]:
         # A copy: events of a chunk are emitted after the whole chunk is applied to the item.
-        added = {**self.item, "content": []}
-        if "summary" in added:
-            added["summary"] = []
-        return [events.item_added(self.index, added)]
+        return [events.item_added(self.index, {**self.item, "content": []})]
 
     def delta(self, part_type: str, text: str) -> list[Event]:
         out: list[Event] = []
@@ -108,6 +105,9 @@ class _OpenReasoning(_OpenTextItem):
     def __init__(self, state: ResponseState, item: dict[str, Any], output: ReasoningOutput):
         super().__init__(state, item)
         self.output = output
+
+    def open_events(self) -> list[Event]:
+        return [events.item_added(self.index, {**self.item, "summary": [], "content": []})]
 
     def delta(self, part_type: str, text: str) -> list[Event]:
         if not self.output.summary:
