@@ -127,12 +127,28 @@ def test_parts_no_backend_can_take_are_refused_by_name(
         "stream": stream,
         "input": [_call("c1"), _output("c1", [{"type": "input_text", "text": "x"}, part])],
     }
+    _refused(gateway, upstream, body, f"input[1].output[1].{field}", field)
+
+
+def _refused(
+    gateway: Gateway, upstream: ScriptedUpstream, body: dict[str, Any], param: str, word: str
+) -> None:
     answer = httpx.post(gateway.base_url + "/responses", json=body)
     assert answer.status_code == 400
     error = answer.json()["error"]
-    assert error["param"] == f"input[1].output[1].{field}"
-    assert error["code"] == "unsupported_content" and field in error["message"]
+    assert error["param"] == param
+    assert error["code"] == "unsupported_content" and word in error["message"]
     assert upstream.requests == []
+
+
+def test_images_in_a_developer_message_are_refused(
+    gateway: Gateway, upstream: ScriptedUpstream
+) -> None:
+    """A chat system message takes text only: the image would be lost, so it is refused."""
+    image = {"type": "input_image", "image_url": PNG}
+    message = {"role": "developer", "content": [{"type": "input_text", "text": "x"}, image]}
+    body = {"model": "m", "input": [message]}
+    _refused(gateway, upstream, body, "input[0].content[1].type", "developer")
 
 
 def test_leading_system_messages_become_one(

@@ -198,3 +198,21 @@ def test_ai_sdk_and_openai_types_accept_every_item_and_event(
             for p in parts
             if p["type"] == "tool-call"
         ], parts
+
+
+def test_python_sdk_stream_helper_accepts_every_stream(
+    gateway: Gateway, upstream: ScriptedUpstream, mcp: McpTestServers
+) -> None:
+    """The same streams through the official SDK's ``responses.stream()``: it accepts every
+    event and builds the final response (the helper only does for ``completed``)."""
+    client = gateway.client()
+    for name, (body, replies) in _scenarios(mcp).items():
+        upstream.push(*replies)
+        with client.responses.stream(model="m", **body) as stream:
+            events = list(stream)
+            if events[-1].type == "response.completed":
+                assert stream.get_final_response().output, name
+        assert events[-1].type == (
+            "response.incomplete" if name == "incomplete" else "response.completed"
+        )
+        assert events[-1].response.output, name

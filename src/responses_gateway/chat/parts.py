@@ -62,9 +62,11 @@ def split_output(output: str | list[Part]) -> tuple[str, list[Part]]:
     return text_of_parts(output), media
 
 
-def _refusal(part: Part) -> tuple[str, str] | None:
+def _refusal(part: Part, role: str | None) -> tuple[str, str] | None:
     """(the field at fault, why) for a part no chat backend can take; ``None`` if it can go."""
     kind = part.get("type")
+    if role in ("system", "developer") and kind in ("input_image", "input_file"):
+        return "type", f"a {role} message becomes a chat system message, which takes text only"
     if kind == "input_image":
         if part.get("image_url"):
             return None
@@ -94,7 +96,7 @@ def check_parts(items: Iterable[dict[str, Any]]) -> None:
         else:
             continue
         for index, part in enumerate(parts):
-            refused = _refusal(part)
+            refused = _refusal(part, item.get("role"))
             if refused is not None:
                 name, why = refused
                 raise InvalidRequest(
