@@ -42,16 +42,19 @@ def shape_messages(
             if style.late_system == "user":
                 message = {"role": "user", "content": LATE_SYSTEM_LABEL + message["content"]}
         elif "reasoning_content" in message and style.reasoning_field != "reasoning_content":
-            message = dict(message)
-            field = style.reasoning_field
-            text = (
-                message["reasoning_content"]
-                if field == "both"
-                else message.pop("reasoning_content")
-            )
-            if field != "off":
-                message["reasoning" if field == "both" else field] = text
+            message = _reasoning_as(message, style.reasoning_field)
         out.append(message)
     if system:
         out.insert(0, {"role": "system", "content": "\n\n".join(system)})
+    return out
+
+
+def _reasoning_as(message: ChatMessage, field: str) -> ChatMessage:
+    """A copy of ``message`` with its past reasoning under the field(s) the backend reads."""
+    text = message["reasoning_content"]
+    out = {key: value for key, value in message.items() if key != "reasoning_content"}
+    if field in ("both", "reasoning_content"):
+        out["reasoning_content"] = text
+    if field in ("both", "reasoning"):
+        out["reasoning"] = text
     return out
