@@ -93,3 +93,13 @@ def arguments_done(kind: str, item_id: str, output_index: int, arguments: str) -
 def item_progress(kind: str, stage: str, item_id: str, output_index: int) -> Event:
     """``response.mcp_list_tools.*`` and ``response.mcp_call.*`` (in_progress/completed/failed)."""
     return {"type": f"response.{kind}.{stage}", "item_id": item_id, "output_index": output_index}
+
+
+def custom_input(stage: str, item_id: str, output_index: int, text: str) -> Event:
+    """``response.custom_tool_call_input.delta`` / ``.done``."""
+    return {
+        "type": f"response.custom_tool_call_input.{stage}",
+        "item_id": item_id,
+        "output_index": output_index,
+        "delta" if stage == "delta" else "input": text,
+    }

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from responses_gateway.chat.tool_items import chat_name, custom_arguments, web_search_exchange
 from responses_gateway.errors import InvalidRequest
 
 ChatMessage = dict[str, Any]
@@ -175,9 +176,16 @@ def _convert(
         if kind == "message":
             _message(builder, item)
         elif kind == "function_call":
-            builder.call(item["call_id"], item["name"], item["arguments"])
-        elif kind == "function_call_output":
+            builder.call(item["call_id"], chat_name(mcp_names, item), item["arguments"])
+        elif kind == "custom_tool_call":
+            arguments = custom_arguments(item["input"])
+            builder.call(item["call_id"], chat_name(mcp_names, item), arguments)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             builder.result(item["call_id"], _function_output(item))
+        elif kind == "web_search_call":
+            name, arguments, result = web_search_exchange(mcp_names, item)
+            builder.call(item["id"], name, arguments)
+            builder.result(item["id"], result)
         elif kind == "mcp_call":
             name = mcp_names.get((item["server_label"], item["name"]), item["name"])
             builder.call(item["id"], name, item["arguments"])

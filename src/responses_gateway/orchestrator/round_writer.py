@@ -13,8 +13,10 @@ from typing import Any
 
 from responses_gateway import events
 from responses_gateway.chat.reply import Delta, TextDelta, ToolCallDelta
+from responses_gateway.chat.tool_items import custom_input
 from responses_gateway.events import Event
 from responses_gateway.ids import new_id
+from responses_gateway.orchestrator.client_tools import ClientTool
 from responses_gateway.orchestrator.state import ResponseState
 
 _PART_FIELD = {"output_text": "text", "refusal": "refusal", "reasoning_text": "text"}
@@ -93,10 +95,13 @@ class CollectedCall:
 
 @dataclass
 class RoundWriter:
-    """Feeds on deltas; ``is_server_tool(name)`` says which calls the gateway runs itself."""
+    """Feeds on deltas; ``is_server_tool(name)`` says which calls the gateway runs itself,
+    ``client_tool(name)`` what item a client tool's call becomes (a plain ``function_call`` when
+    unknown)."""
 
     state: ResponseState
     is_server_tool: Callable[[str], bool]
+    client_tool: Callable[[str], ClientTool | None] = lambda _name: None
     calls: dict[int, CollectedCall] = field(default_factory=dict)
     _open: _OpenTextItem | None = None
     _open_kind: str | None = None
@@ -149,22 +154,26 @@ class RoundWriter:
             call.chunks.append(delta.arguments)
         if call.item is None and call.name and not self.is_server_tool(call.name):
             out += self._open_function_call(call)
-        elif call.item is not None and delta.arguments:
+        elif call.item is not None and delta.arguments and call.item["type"] == "function_call":
             out.append(self._args_delta(call, delta.arguments))
         return out
 
     def _open_function_call(self, call: CollectedCall) -> list[Event]:
-        call.item = {
-            "id": new_id("fc"),
-            "type": "function_call",
-            "status": "in_progress",
-            "call_id": call.call_id,
-            "name": call.name or "",
-            "arguments": "",
-        }
+        tool = self.client_tool(call.name or "")
+        if tool is not None:
+            call.item = tool.call_item(call.call_id)
+        else:
+            call.item = {
+                "id": new_id("fc"),
+                "type": "function_call",
+                "status": "in_progress",
+                "call_id": call.call_id,
+                "name": call.name or "",
+                "arguments": "",
+            }
         call.index = self.state.add_item(call.item)
         out = [events.item_added(call.index, dict(call.item))]
-        if call.chunks:
+        if call.chunks and call.item["type"] == "function_call":
             out.append(self._args_delta(call, call.arguments))
         return out
 
@@ -173,6 +182,19 @@ class RoundWriter:
         assert call.item is not None
         return events.arguments_delta("function_call", call.item["id"], call.index, text)
 
+    @staticmethod
+    def _close_call(call: CollectedCall) -> list[Event]:
+        item = call.item
+        assert item is not None
+        item["status"] = "completed"
+        if item["type"] == "custom_tool_call":
+            # The model streamed JSON arguments; the input inside them is sent whole, here.
+            item["input"] = custom_input(call.arguments)
+            head = [events.custom_input("delta", item["id"], call.index, item["input"])]
+            return [*head, events.custom_input("done", item["id"], call.index, item["input"])]
+        item["arguments"] = call.arguments
+        return [events.arguments_done("function_call", item["id"], call.index, call.arguments)]
+
     def finish(self, message_status: str) -> list[Event]:
         """Close every open item; MCP calls stay in ``server_calls()`` for the orchestrator."""
         out = self._close_text(message_status)
@@ -180,13 +202,7 @@ class RoundWriter:
             if call.item is None and not call.name:
                 out += self._open_function_call(call)  # nameless: the client sees it as it came
             if call.item is not None:
-                call.item["arguments"] = call.arguments
-                call.item["status"] = "completed"
-                out.append(
-                    events.arguments_done(
-                        "function_call", call.item["id"], call.index, call.arguments
-                    )
-                )
+                out += self._close_call(call)
                 out.append(self.state.item_done(call.index))
         return out
 

@@ -77,6 +77,7 @@ class FunctionCall(_Item):
     call_id: str
     name: str
     arguments: str
+    namespace: str | None = None
     status: str | None = None
 
 
@@ -86,6 +87,43 @@ class FunctionCallOutput(_Item):
     call_id: str
     output: str | list[Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]]
     status: str | None = None
+
+
+ToolOutput = str | list[Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]]
+
+
+class CustomToolCall(_Item):
+    type: Literal["custom_tool_call"]
+    id: str | None = None
+    call_id: str
+    name: str
+    input: str
+    namespace: str | None = None
+    status: str | None = None
+
+
+class CustomToolCallOutput(_Item):
+    type: Literal["custom_tool_call_output"]
+    id: str | None = None
+    call_id: str
+    output: ToolOutput
+
+
+class AdditionalTools(_Item):
+    """Tools declared inside the input (Codex, for models it knows); validated as ``tools`` are,
+    where the catalog is built (``service/tool_shapes.py``)."""
+
+    type: Literal["additional_tools"]
+    id: str | None = None
+    role: Literal["developer"] = "developer"
+    tools: list[dict[str, Any]]
+
+
+class WebSearchCall(_Item):
+    type: Literal["web_search_call"]
+    id: str
+    status: str | None = None
+    action: dict[str, Any] | None = None
 
 
 class Reasoning(_Item):
@@ -149,6 +187,10 @@ TAGS = frozenset(
         "mcp_call",
         "mcp_approval_request",
         "mcp_approval_response",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "additional_tools",
+        "web_search_call",
         "input_text",
         "input_image",
         "input_file",
@@ -179,7 +221,11 @@ InputItem = Annotated[
     | Annotated[McpListToolsItem, Tag("mcp_list_tools")]
     | Annotated[McpCallItem, Tag("mcp_call")]
     | Annotated[McpApprovalRequestItem, Tag("mcp_approval_request")]
-    | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")],
+    | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")]
+    | Annotated[CustomToolCall, Tag("custom_tool_call")]
+    | Annotated[CustomToolCallOutput, Tag("custom_tool_call_output")]
+    | Annotated[AdditionalTools, Tag("additional_tools")]
+    | Annotated[WebSearchCall, Tag("web_search_call")],
     Discriminator(
         _item_tag,
         custom_error_type="invalid_item",

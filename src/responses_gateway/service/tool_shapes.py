@@ -1,0 +1,134 @@
+"""The request's tool shapes → what the catalog offers: tools from ``tools`` and from
+``additional_tools`` input items alike, namespaces opened up, deferred tools offered directly,
+hosted tools omitted or refused (``GATEWAY_HOSTED_TOOLS``), the web search kept when the gateway
+runs one (``GATEWAY_WEB_SEARCH_URL``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import TypeAdapter, ValidationError
+
+from responses_gateway.errors import InvalidRequest
+from responses_gateway.orchestrator.catalog import WEB_SEARCH_TYPES
+from responses_gateway.orchestrator.client_tools import ClientTool
+from responses_gateway.schemas.request import (
+    HOSTED_TOOL_TYPES,
+    CustomTool,
+    FunctionTool,
+    HostedTool,
+    McpTool,
+    NamespaceTool,
+    Tool,
+)
+
+log = logging.getLogger("responses_gateway")
+_TOOLS = TypeAdapter(list[Tool])
+_NOT_OFFERED = frozenset({"tool_search"})  # OpenAI searches deferred tools; we offer them all
+_omitted_logged: set[str] = set()
+
+
+@dataclass(frozen=True)
+class HostedToolPolicy:
+    """``omit``: hosted tools are left out of what the model sees (and echoed); ``reject``: 400."""
+
+    mode: Literal["omit", "reject"] = "omit"
+    web_search: bool = False  # the gateway runs web_search itself
+
+
+DEFAULT_HOSTED_POLICY = HostedToolPolicy()
+
+
+@dataclass
+class RequestTools:
+    client: list[ClientTool] = field(default_factory=list)
+    namespaces: dict[str, str | None] = field(default_factory=dict)
+    mcp: list[tuple[str, McpTool]] = field(default_factory=list)  # (param, tool)
+    web_search: bool = False
+    omitted: set[str] = field(default_factory=set)  # hosted tool types left out
+
+
+def request_tools(
+    request_tools: list[Any], items: list[dict[str, Any]], policy: HostedToolPolicy
+) -> RequestTools:
+    """Every tool of ``tools`` and of this turn's ``additional_tools`` items, sorted by who runs
+    it. The same client tool given twice is offered once."""
+    found = RequestTools()
+    seen: set[tuple[bool, str | None, str]] = set()
+
+    def add(tool: ClientTool) -> None:
+        key = (tool.is_custom, tool.namespace, tool.name)
+        if key not in seen:
+            seen.add(key)
+            found.client.append(tool)
+
+    for param, tool in _sources(request_tools, items):
+        if isinstance(tool, FunctionTool | CustomTool):
+            add(ClientTool(tool))
+        elif isinstance(tool, NamespaceTool):
+            found.namespaces.setdefault(tool.name, tool.description)
+            for inner in tool.tools:
+                add(ClientTool(inner, tool.name))
+        elif isinstance(tool, McpTool):
+            found.mcp.append((param, tool))
+        else:
+            _hosted(tool, param, policy, found)
+    return found
+
+
+def _sources(request_tools: list[Any], items: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+    for index, tool in enumerate(request_tools):
+        yield f"tools[{index}]", tool
+    for position, item in enumerate(items):
+        if item["type"] != "additional_tools":
+            continue
+        param = f"input[{position}].tools"
+        try:
+            tools = _TOOLS.validate_python(item["tools"])
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = "".join(
+                f"[{part}]" if isinstance(part, int) else f".{part}"
+                for part in error["loc"]
+                if not (isinstance(part, str) and part[:1].isupper())
+            )
+            raise InvalidRequest(
+                f"Invalid value for '{param}{where}': {error['msg']}.",
+                param=param + where,
+                code="invalid_value",
+            ) from None
+        for index, tool in enumerate(tools):
+            yield f"{param}[{index}]", tool
+
+
+def _hosted(tool: HostedTool, param: str, policy: HostedToolPolicy, found: RequestTools) -> None:
+    kind = tool.type
+    if kind in _NOT_OFFERED:
+        return
+    if kind in WEB_SEARCH_TYPES and policy.web_search:
+        found.web_search = True
+        return
+    if kind not in HOSTED_TOOL_TYPES or policy.mode == "reject":
+        raise InvalidRequest(
+            f"Tools of type '{kind}' are not supported by this gateway: it runs function, "
+            "custom and namespace tools (on the client) and MCP tools (type 'mcp' or 'sse').",
+            param=f"{param}.type",
+            code="unsupported_tool_type",
+        )
+    found.omitted.add(kind)
+    if kind not in _omitted_logged:
+        _omitted_logged.add(kind)
+        log.warning(
+            "hosted tools of type '%s' are not offered to the model: this gateway cannot run "
+            "them (GATEWAY_HOSTED_TOOLS=omit)",
+            kind,
+        )
+
+
+def echo_shape(tool: CustomTool | NamespaceTool | HostedTool) -> dict[str, Any]:
+    """A non-function, non-MCP tool as echoed in the Response's ``tools``: as it was sent."""
+    return tool.model_dump(exclude_none=True, by_alias=True)
