@@ -16,6 +16,7 @@ from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.config import Settings
 from responses_gateway.mcp import EgressPolicy, McpSessions
 from responses_gateway.orchestrator.turn_loop import Orchestrator
+from responses_gateway.sealing import sealer_from_settings
 from responses_gateway.service.history import HistoryCache
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.service.tool_shapes import HostedToolPolicy
@@ -50,7 +51,10 @@ def create_app(settings: Settings) -> FastAPI:
             history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
             hosted=HostedToolPolicy(settings.hosted_tools, bool(settings.web_search_url)),
         )
-        app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys))
+        sealer = sealer_from_settings(
+            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+        )
+        app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys), sealer)
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
         # they are never walked again; collections see only what requests create.

@@ -49,13 +49,16 @@ class Settings(BaseSettings):
     hosted_tools: Literal["omit", "reject"] = "omit"
     # A SearXNG-compatible JSON endpoint: web_search tools are then run by the gateway.
     web_search_url: str | None = None
+    # Keys for sealed blobs (encrypted reasoning, compaction items); the first seals, all open.
+    sealing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    sealing_key_file: str = "./gateway.key"
 
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:
         return check_url(value)
 
-    @field_validator("api_keys", "mcp_allowed_hosts", mode="before")
+    @field_validator("api_keys", "mcp_allowed_hosts", "sealing_keys", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
