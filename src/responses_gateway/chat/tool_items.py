@@ -68,3 +68,90 @@ def web_search_exchange(
             "\nSources: " + ", ".join(map(str, sources)) if sources else ""
         )
     return names.get(WEB_SEARCH_KEY, WEB_SEARCH_NAME), arguments, result
+
+
+_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+_OPENING = '{"' + CUSTOM_INPUT + '":"'
+
+
+class CustomInputStream:
+    """Decodes the ``input`` string out of a custom call's JSON arguments while they stream, so
+    the client sees the input (a patch, say) as it is written. Arguments of another shape give
+    nothing here; the whole input is then known only at the end (``custom_input``)."""
+
+    __slots__ = ("_raw", "_pos", "_stopped", "sent")
+
+    def __init__(self) -> None:
+        self._raw = ""
+        self._pos = -1  # where the undecoded part of the string starts, once found
+        self._stopped = False  # the string ended, or the arguments are not ours
+        self.sent: list[str] = []
+
+    def feed(self, chunk: str) -> str:
+        self._raw += chunk
+        if self._stopped:
+            return ""
+        if self._pos < 0 and not self._find_string():
+            return ""
+        text = self._decode()
+        if text:
+            self.sent.append(text)
+        return text
+
+    def rest(self, final: str) -> str:
+        """What is still to send once the whole input is ``final`` ("" if the stream strayed)."""
+        sent = "".join(self.sent)
+        return final[len(sent) :] if final.startswith(sent) else ""
+
+    def _find_string(self) -> bool:
+        compact = "".join(self._raw.split())
+        if not compact.startswith(_OPENING):
+            self._stopped = not _OPENING.startswith(compact)
+            return False
+        self._pos = self._raw.index('"', self._raw.index(":")) + 1
+        return True
+
+    def _decode(self) -> str:
+        raw, i, out = self._raw, self._pos, []
+        while i < len(raw):
+            char = raw[i]
+            if char == '"':
+                self._stopped = True
+                break
+            if char != "\\":
+                out.append(char)
+                i += 1
+                continue
+            size, decoded = _escape(raw, i)
+            if size == 0:
+                break  # the escape is not all here yet
+            if decoded is None:
+                self._stopped = True
+                break
+            out.append(decoded)
+            i += size
+        self._pos = i
+        return "".join(out)
+
+
+def _escape(raw: str, i: int) -> tuple[int, str | None]:
+    """(length, text) of the escape at ``raw[i]``; length 0 while incomplete, text None if bad."""
+    if i + 1 >= len(raw):
+        return 0, None
+    kind = raw[i + 1]
+    if kind != "u":
+        return 2, _ESCAPES.get(kind)
+    if i + 6 > len(raw):
+        return 0, None
+    try:
+        code = int(raw[i + 2 : i + 6], 16)
+        if not 0xD800 <= code < 0xDC00:
+            return 6, chr(code)
+        if i + 12 > len(raw):
+            return 0, None
+        low = int(raw[i + 8 : i + 12], 16) if raw[i + 6 : i + 8] == "\\u" else -1
+    except ValueError:
+        return 6, None
+    if not 0xDC00 <= low < 0xE000:
+        return 12, None
+    return 12, chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00))

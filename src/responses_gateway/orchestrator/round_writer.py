@@ -13,7 +13,7 @@ from typing import Any
 
 from responses_gateway import events
 from responses_gateway.chat.reply import Delta, TextDelta, ToolCallDelta
-from responses_gateway.chat.tool_items import custom_input
+from responses_gateway.chat.tool_items import CustomInputStream, custom_input
 from responses_gateway.events import Event
 from responses_gateway.ids import new_id
 from responses_gateway.orchestrator.client_tools import ClientTool
@@ -87,6 +87,7 @@ class CollectedCall:
     chunks: list[str] = field(default_factory=list)
     item: dict[str, Any] | None = None  # set for function calls, which stream live
     index: int = -1
+    input_stream: CustomInputStream | None = None  # for custom tools' calls
 
     @property
     def arguments(self) -> str:
@@ -154,8 +155,8 @@ class RoundWriter:
             call.chunks.append(delta.arguments)
         if call.item is None and call.name and not self.is_server_tool(call.name):
             out += self._open_function_call(call)
-        elif call.item is not None and delta.arguments and call.item["type"] == "function_call":
-            out.append(self._args_delta(call, delta.arguments))
+        elif call.item is not None and delta.arguments:
+            out += self._args_delta(call, delta.arguments)
         return out
 
     def _open_function_call(self, call: CollectedCall) -> list[Event]:
@@ -172,25 +173,32 @@ class RoundWriter:
                 "arguments": "",
             }
         call.index = self.state.add_item(call.item)
+        if call.item["type"] == "custom_tool_call":
+            call.input_stream = CustomInputStream()
         out = [events.item_added(call.index, dict(call.item))]
-        if call.chunks and call.item["type"] == "function_call":
-            out.append(self._args_delta(call, call.arguments))
+        if call.chunks:
+            out += self._args_delta(call, call.arguments)
         return out
 
     @staticmethod
-    def _args_delta(call: CollectedCall, text: str) -> Event:
+    def _args_delta(call: CollectedCall, text: str) -> list[Event]:
         assert call.item is not None
-        return events.arguments_delta("function_call", call.item["id"], call.index, text)
+        if call.input_stream is None:
+            return [events.arguments_delta("function_call", call.item["id"], call.index, text)]
+        decoded = call.input_stream.feed(text)  # a custom call: its input, as it is decoded
+        return (
+            [events.custom_input("delta", call.item["id"], call.index, decoded)] if decoded else []
+        )
 
     @staticmethod
     def _close_call(call: CollectedCall) -> list[Event]:
         item = call.item
         assert item is not None
         item["status"] = "completed"
-        if item["type"] == "custom_tool_call":
-            # The model streamed JSON arguments; the input inside them is sent whole, here.
+        if call.input_stream is not None:
             item["input"] = custom_input(call.arguments)
-            head = [events.custom_input("delta", item["id"], call.index, item["input"])]
+            rest = call.input_stream.rest(item["input"])
+            head = [events.custom_input("delta", item["id"], call.index, rest)] if rest else []
             return [*head, events.custom_input("done", item["id"], call.index, item["input"])]
         item["arguments"] = call.arguments
         return [events.arguments_done("function_call", item["id"], call.index, call.arguments)]
