@@ -39,11 +39,6 @@ class SearchServer:
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
-            return
         params = parse_qs(scope["query_string"].decode())
         self.queries.append(params)
         body = self.body
@@ -58,6 +53,6 @@ class SearchServer:
 @contextlib.contextmanager
 def running_search_server() -> Iterator[SearchServer]:
     server = SearchServer()
-    with serve_in_thread(server) as url:
+    with serve_in_thread(server, lifespan="off") as url:
         server.url = url + "/search"
         yield server

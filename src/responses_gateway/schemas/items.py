@@ -81,15 +81,15 @@ class FunctionCall(_Item):
     status: str | None = None
 
 
+ToolOutput = str | list[Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]]
+
+
 class FunctionCallOutput(_Item):
     type: Literal["function_call_output"]
     id: str | None = None
     call_id: str
-    output: str | list[Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]]
+    output: ToolOutput
     status: str | None = None
-
-
-ToolOutput = str | list[Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]]
 
 
 class CustomToolCall(_Item):
