@@ -91,8 +91,31 @@ def test_web_search_sources_on_include(search: openai.OpenAI, upstream: Scripted
     assert isinstance(call, ResponseFunctionWebSearch) and call.action.type == "search"
     assert [(s.type, s.url) for s in call.action.sources or ()] == [
         ("url", "https://example.org/1"),
-        ("url", "https://example.org/2"),
+        ("url", "https://docs.example.org/2"),
+        ("url", "https://other.net/3"),
     ]
+
+
+def test_web_search_allowed_domains(search: openai.OpenAI, upstream: ScriptedUpstream) -> None:
+    """``filters.allowed_domains`` narrows the results (subdomains included), as OpenAI's does."""
+    upstream.push(Reply(tool_calls=[SEARCH]), Reply(content="ok"))
+    tool = {"type": "web_search", "filters": {"allowed_domains": ["Example.org"]}}
+    response = search.responses.create(
+        model=MODEL, input="x", tools=[tool], include=["web_search_call.action.sources"]
+    )
+    call = response.output[0]
+    assert isinstance(call, ResponseFunctionWebSearch) and call.action.type == "search"
+    assert [s.url for s in call.action.sources or ()] == [
+        "https://example.org/1",
+        "https://docs.example.org/2",
+    ]
+    [result] = tool_messages(upstream.last)
+    assert "other.net" not in result
+    with pytest.raises(openai.BadRequestError) as caught:
+        bad = {"type": "web_search", "filters": {"allowed_domains": "example.org"}}
+        search.responses.create(model=MODEL, input="x", tools=[bad])
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["param"] == "tools[0].filters.allowed_domains"
 
 
 def test_web_search_streamed_in_openai_order(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import anyio
 import httpx2
@@ -53,7 +54,8 @@ class SearxngSearch:
         host = httpx2.URL(self.url).host.lower().rstrip(".")
         return EgressPolicy(allow_private_networks=True, allowed_hosts=(host,))
 
-    async def search(self, query: str) -> list[SearchResult]:
+    async def search(self, query: str, domains: tuple[str, ...] = ()) -> list[SearchResult]:
+        """The top results; with ``domains``, only those on them or their subdomains."""
         client = build_http_client(
             headers={"accept": "application/json"},
             policy=self._policy,
@@ -74,10 +76,17 @@ class SearxngSearch:
             raise SearchFailed(reason) from None
         if response.status_code != 200:
             raise SearchFailed(f"the search backend answered HTTP {response.status_code}")
-        return _results(response.content)
+        return _results(response.content, domains)
 
 
-def _results(body: bytes) -> list[SearchResult]:
+def _allowed(url: str, domains: tuple[str, ...]) -> bool:
+    if not domains:
+        return True
+    host = urlsplit(url).hostname or ""
+    return any(host == domain or host.endswith("." + domain) for domain in domains)
+
+
+def _results(body: bytes, domains: tuple[str, ...]) -> list[SearchResult]:
     try:
         data: Any = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -87,7 +96,11 @@ def _results(body: bytes) -> list[SearchResult]:
         raise SearchFailed("the search backend's answer has no results list")
     out: list[SearchResult] = []
     for entry in entries:
-        if isinstance(entry, dict) and isinstance(entry.get("url"), str):
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("url"), str)
+            and _allowed(entry["url"], domains)
+        ):
             title, content = entry.get("title"), entry.get("content")
             out.append(
                 SearchResult(

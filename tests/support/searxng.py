@@ -27,15 +27,17 @@ class SearchServer:
         self.status, self.body = 200, None
         self.queries.clear()
 
-    @staticmethod
-    def results_for(query: str) -> list[dict[str, Any]]:
+    HOSTS = ("example.org", "docs.example.org", "other.net")
+
+    @classmethod
+    def results_for(cls, query: str) -> list[dict[str, Any]]:
         return [
             {
-                "url": f"https://example.org/{n}",
+                "url": f"https://{host}/{n}",
                 "title": f"{query} result {n}",
                 "content": f"About {query}, part {n}.",
             }
-            for n in (1, 2)
+            for n, host in enumerate(cls.HOSTS, start=1)
         ]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

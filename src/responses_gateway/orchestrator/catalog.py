@@ -100,6 +100,7 @@ class ToolCatalog:
     bindings: list[McpBinding]
     namespaces: dict[str, str | None] = field(default_factory=dict)  # name → description
     web_search: bool = False  # offer the gateway's own web search
+    web_domains: tuple[str, ...] = ()  # its filters.allowed_domains (none: any)
     chat_tools: list[dict[str, Any]] = field(default_factory=list)
     server_tools: dict[str, tuple[McpBinding, str]] = field(default_factory=dict)
     chat_names: dict[tuple[str, str], str] = field(default_factory=dict)

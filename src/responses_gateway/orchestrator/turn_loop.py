@@ -180,9 +180,14 @@ class Orchestrator:
         searches = _within_budget(turn, state, searches)
         if searches and self._web_search is not None:
             show = SOURCES_INCLUDE in turn.request.include
-            results = catalog.web_results
             await run_searches(
-                searches, self._web_search, state, emit, show_sources=show, results=results
+                searches,
+                self._web_search,
+                state,
+                emit,
+                show_sources=show,
+                results=catalog.web_results,
+                domains=catalog.web_domains,
             )
         planned = [
             PlannedCall(*catalog.server_tools[call.name or ""], arguments=call.arguments)

@@ -29,7 +29,7 @@ class WebSearcher(Protocol):
     @property
     def max_bytes(self) -> int: ...
 
-    async def search(self, query: str) -> list[SearchResult]: ...
+    async def search(self, query: str, domains: tuple[str, ...] = ()) -> list[SearchResult]: ...
 
 
 def _query(arguments: str) -> str | None:
@@ -49,6 +49,7 @@ async def run_searches(
     *,
     show_sources: bool,
     results: dict[str, str],
+    domains: tuple[str, ...] = (),
 ) -> None:
     """Run the calls (their JSON arguments) concurrently; ``results`` gets each item's output
     for the model, by item id."""
@@ -71,7 +72,7 @@ async def run_searches(
             found[position] = 'the call had no query (arguments must be {"query": "…"})'
             return
         try:
-            found[position] = await searcher.search(query)
+            found[position] = await searcher.search(query, domains)
         except SearchFailed as exc:
             found[position] = str(exc)
 

@@ -49,6 +49,7 @@ class RequestTools:
     namespaces: dict[str, str | None] = field(default_factory=dict)
     mcp: list[tuple[str, McpTool]] = field(default_factory=list)  # (param, tool)
     web_search: bool = False
+    web_domains: tuple[str, ...] = ()
     omitted: set[str] = field(default_factory=set)  # hosted tool types left out
 
 
@@ -111,6 +112,7 @@ def _hosted(tool: HostedTool, param: str, policy: HostedToolPolicy, found: Reque
         return
     if kind in WEB_SEARCH_TYPES and policy.web_search:
         found.web_search = True
+        found.web_domains += _allowed_domains(tool, param)
         return
     if kind not in HOSTED_TOOL_TYPES or policy.mode == "reject":
         raise InvalidRequest(
@@ -127,6 +129,20 @@ def _hosted(tool: HostedTool, param: str, policy: HostedToolPolicy, found: Reque
             "them (GATEWAY_HOSTED_TOOLS=omit)",
             kind,
         )
+
+
+def _allowed_domains(tool: HostedTool, param: str) -> tuple[str, ...]:
+    """``filters.allowed_domains``: it narrows the results, so it is honoured (or refused)."""
+    filters = (tool.model_extra or {}).get("filters")
+    domains = filters.get("allowed_domains") if isinstance(filters, dict) else None
+    if domains is None:
+        return ()
+    if not isinstance(domains, list) or not all(isinstance(d, str) and d for d in domains):
+        raise InvalidRequest(
+            "filters.allowed_domains must be a list of domain names.",
+            param=f"{param}.filters.allowed_domains",
+        )
+    return tuple(d.strip().lower().rstrip(".") for d in domains)
 
 
 def echo_shape(tool: CustomTool | NamespaceTool | HostedTool) -> dict[str, Any]:

@@ -135,7 +135,9 @@ async def build_catalog(
         else echo_shape(tool)
         for tool in request.tools
     ]
-    catalog = ToolCatalog(found.client, bindings, found.namespaces, found.web_search)
+    catalog = ToolCatalog(
+        found.client, bindings, found.namespaces, found.web_search, found.web_domains
+    )
     return catalog, echoed
 
 
