@@ -91,13 +91,18 @@ def test_hosted_tools_are_omitted_by_default(
 
 
 @pytest.mark.parametrize(
-    "choice",
-    [{"type": "web_search_preview"}, {"type": "image_generation"}, {"type": "apply_patch"}],
+    ("choice", "tools"),
+    [
+        ({"type": "web_search_preview"}, [*HOSTED, SHELL]),
+        ({"type": "image_generation"}, [*HOSTED, SHELL]),
+        ({"type": "apply_patch"}, [*HOSTED, SHELL]),
+        ("required", HOSTED),  # nothing left to require
+    ],
 )
 def test_forcing_an_omitted_hosted_tool_is_a_400(
-    gateway: Gateway, upstream: ScriptedUpstream, choice: dict[str, Any]
+    gateway: Gateway, upstream: ScriptedUpstream, choice: Any, tools: list[dict[str, Any]]
 ) -> None:
-    body = {"model": MODEL, "input": "x", "tools": [*HOSTED, SHELL], "tool_choice": choice}
+    body = {"model": MODEL, "input": "x", "tools": tools, "tool_choice": choice}
     answer = httpx.post(gateway.base_url + "/responses", json=body)
     assert answer.status_code == 400
     assert answer.json()["error"]["param"] == "tool_choice"

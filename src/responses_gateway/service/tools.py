@@ -87,6 +87,16 @@ def _refuse_choice(request: CreateResponseRequest, found: RequestTools) -> None:
     """A ``tool_choice`` must name a tool that is offered: forcing one that is not (or a
     hosted tool that is omitted) would change what the request means."""
     choice = request.tool_choice
+    if (
+        choice == "required"
+        and found.omitted
+        and not (found.client or found.mcp or found.web_search)
+    ):
+        raise InvalidRequest(
+            "tool_choice 'required' needs a tool, and every tool given is a hosted tool this "
+            "gateway cannot run (they are omitted).",
+            param="tool_choice",
+        )
     if isinstance(choice, ToolChoiceFunction | ToolChoiceCustom):
         custom = choice.type == "custom"
         if not any(t.is_custom == custom and t.name == choice.name for t in found.client):
