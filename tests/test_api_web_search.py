@@ -5,6 +5,7 @@ sources on ``include``, failures told to the model; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import contextlib
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -162,6 +163,27 @@ def test_web_search_failure_is_told_to_the_model(
     [result] = tool_messages(upstream.last)
     assert result.startswith("Error: the web search failed") and told in result
     assert search_server.url not in result
+
+
+def test_unreachable_search_backend_is_told_to_the_model(
+    gateway: Gateway, upstream: ScriptedUpstream
+) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/search?token=secret"
+    settings = gateway_settings(
+        gateway.settings.database_url, upstream.base_url, web_search_url=url
+    )
+    upstream.push(Reply(tool_calls=[SEARCH]), Reply(content="Search is down."))
+    with serve_in_thread(create_app(settings)) as served:
+        response = (
+            Gateway(served, settings)
+            .client()
+            .responses.create(model=MODEL, input="x", tools=[{"type": "web_search"}])
+        )
+    assert response.output[0].status == "failed" and response.output_text == "Search is down."
+    [result] = tool_messages(upstream.last)
+    assert "could not be reached" in result and "secret" not in result and "127.0.0.1" not in result
 
 
 def test_web_search_counts_against_max_tool_calls(
