@@ -60,8 +60,9 @@ def test_namespace_round_trip(client: openai.OpenAI, upstream: ScriptedUpstream)
     """The model calls the flat name; the client gets name + namespace; its output continues
     the chain and the history replays the flat name."""
     upstream.push(Reply(tool_calls=[ToolCall("mcp__docs__multiply_2", '{"a": 6}', id="c1")]))
-    first = client.responses.create(model=MODEL, input="6 times 7?", tools=[PLAIN_CLASH, DOCS])
-    assert offered(upstream.last) == ["mcp__docs__multiply", "mcp__docs__multiply_2"]
+    first = client.responses.create(model=MODEL, input="6 times 7?", tools=[DOCS, PLAIN_CLASH])
+    # The plain tool keeps its name even though it comes second; the order is the client's.
+    assert offered(upstream.last) == ["mcp__docs__multiply_2", "mcp__docs__multiply"]
     namespaced = function_named(upstream.last, "mcp__docs__multiply_2")
     assert namespaced["parameters"] == MULTIPLY["parameters"]
     assert "The docs server." in namespaced["description"]
@@ -77,7 +78,7 @@ def test_namespace_round_trip(client: openai.OpenAI, upstream: ScriptedUpstream)
     second = client.responses.create(
         model=MODEL,
         previous_response_id=first.id,
-        tools=[PLAIN_CLASH, DOCS],
+        tools=[DOCS, PLAIN_CLASH],
         input=[{"type": "function_call_output", "call_id": "c1", "output": "42"}],
     )
     assert second.output_text == "42"

@@ -117,13 +117,13 @@ class ToolCatalog:
     def build(self) -> None:
         """Compute the upstream ``tools`` once every MCP listing is known."""
         self.chat_tools = []
-        taken: set[str] = set()
-        plain = [t for t in self.functions if t.namespace is None and not t.is_custom]
-        for client in plain:  # the client knows them by these names
-            self._offer(client, client.name, taken)
+        # Plain functions keep the names the client knows them by; the rest fit around them.
+        # The model sees the tools in the client's order.
+        taken = {t.name for t in self.functions if t.namespace is None and not t.is_custom}
         for client in self.functions:
-            if client.namespace is not None or client.is_custom:
-                self._offer(client, _unique_flat(_safe(_joined(client)), taken), taken)
+            plain = client.namespace is None and not client.is_custom
+            name = client.name if plain else _unique_flat(_safe(_joined(client)), taken)
+            self._offer(client, name, taken)
         if self.web_search:
             self.web_search_name = _unique_flat(WEB_SEARCH_NAME, taken)
             taken.add(self.web_search_name)
