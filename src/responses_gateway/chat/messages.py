@@ -14,7 +14,13 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from responses_gateway.chat.tool_items import chat_name, custom_arguments, web_search_exchange
+from responses_gateway.chat.tool_items import (
+    chat_name,
+    custom_arguments,
+    tool_search_call,
+    tool_search_result,
+    web_search_exchange,
+)
 from responses_gateway.errors import InvalidRequest
 
 ChatMessage = dict[str, Any]
@@ -182,6 +188,10 @@ def _convert(
             builder.call(item["call_id"], chat_name(mcp_names, item), arguments)
         elif kind in ("function_call_output", "custom_tool_call_output"):
             builder.result(item["call_id"], _function_output(item))
+        elif kind == "tool_search_call" and item.get("call_id"):
+            builder.call(item["call_id"], *tool_search_call(mcp_names, item))
+        elif kind == "tool_search_output" and item.get("call_id"):
+            builder.result(item["call_id"], tool_search_result(mcp_names, item))
         elif kind == "web_search_call":
             name, arguments, result = web_search_exchange(mcp_names, item)
             builder.call(item["id"], name, arguments)

@@ -23,6 +23,8 @@ def client_key(namespace: str | None, name: str) -> tuple[str, str]:
 
 
 WEB_SEARCH_KEY = client_key("\0hosted", WEB_SEARCH_NAME)
+TOOL_SEARCH_NAME = "tool_search"
+TOOL_SEARCH_KEY = client_key("\0hosted", TOOL_SEARCH_NAME)
 
 
 def chat_name(names: Mapping[tuple[str, str], str], item: dict[str, Any]) -> str:
@@ -50,6 +52,41 @@ def custom_input(arguments: str) -> str:
         if len(parsed) == 1 and strings:
             return strings[0]
     return parsed if isinstance(parsed, str) else arguments
+
+
+def tool_search_call(names: Mapping[tuple[str, str], str], item: dict[str, Any]) -> tuple[str, str]:
+    """(chat name, arguments) of a client-run ``tool_search_call``."""
+    arguments = item.get("arguments")
+    text = arguments if isinstance(arguments, str) else orjson.dumps(arguments or {}).decode()
+    return names.get(TOOL_SEARCH_KEY, TOOL_SEARCH_NAME), text
+
+
+def tool_search_result(names: Mapping[tuple[str, str], str], item: dict[str, Any]) -> str:
+    """A ``tool_search_output`` as the model reads it: the tools it may now call, by the names
+    it was offered them under."""
+    found: list[str] = []
+    for tool in item.get("tools") or ():
+        if not isinstance(tool, dict):
+            continue
+        inner = tool.get("tools") if tool.get("type") == "namespace" else [tool]
+        namespace = tool.get("name") if tool.get("type") == "namespace" else None
+        for entry in inner or ():
+            if isinstance(entry, dict) and isinstance(entry.get("name"), str):
+                name = names.get(client_key(namespace, entry["name"]), entry["name"])
+                summary = (entry.get("description") or "").strip().split("\n", 1)[0]
+                found.append(f"- {name}: {summary}" if summary else f"- {name}")
+    if not found:
+        return "No tools matched."
+    return "These tools are now available to call:\n" + "\n".join(found)
+
+
+def json_object(arguments: str) -> Any:
+    """The model's arguments as the object a ``tool_search_call`` carries (raw text if not)."""
+    try:
+        parsed = orjson.loads(arguments) if arguments.strip() else {}
+    except orjson.JSONDecodeError:
+        return arguments
+    return parsed if isinstance(parsed, dict) else arguments
 
 
 def web_search_exchange(

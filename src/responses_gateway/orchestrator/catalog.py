@@ -12,7 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from responses_gateway.chat.tool_items import WEB_SEARCH_KEY, WEB_SEARCH_NAME, client_key
+from responses_gateway.chat.tool_items import (
+    TOOL_SEARCH_KEY,
+    WEB_SEARCH_KEY,
+    WEB_SEARCH_NAME,
+    client_key,
+)
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.mcp import McpServer
 from responses_gateway.orchestrator.client_tools import ClientTool
@@ -119,10 +124,9 @@ class ToolCatalog:
         self.chat_tools = []
         # Plain functions keep the names the client knows them by; the rest fit around them.
         # The model sees the tools in the client's order.
-        taken = {t.name for t in self.functions if t.namespace is None and not t.is_custom}
+        taken = {t.name for t in self.functions if _is_plain(t)}
         for client in self.functions:
-            plain = client.namespace is None and not client.is_custom
-            name = client.name if plain else _unique_flat(_safe(_joined(client)), taken)
+            name = client.name if _is_plain(client) else _unique_flat(_safe(_joined(client)), taken)
             self._offer(client, name, taken)
         if self.web_search:
             self.web_search_name = _unique_flat(WEB_SEARCH_NAME, taken)
@@ -140,7 +144,9 @@ class ToolCatalog:
     def _offer(self, tool: ClientTool, name: str, taken: set[str]) -> None:
         taken.add(name)
         self.client_tools[name] = tool
-        if name != tool.name or tool.namespace is not None:
+        if tool.search:
+            self.chat_names[TOOL_SEARCH_KEY] = name
+        elif name != tool.name or tool.namespace is not None:
             self.chat_names[client_key(tool.namespace, tool.name)] = name
         description = self.namespaces.get(tool.namespace) if tool.namespace else None
         self.chat_tools.append(tool.chat_tool(name, description))
@@ -177,6 +183,10 @@ def _unique_flat(name: str, taken: set[str]) -> str:
         suffix = f"_{n}"
         candidate, n = name[: 64 - len(suffix)] + suffix, n + 1
     return candidate
+
+
+def _is_plain(tool: ClientTool) -> bool:
+    return tool.namespace is None and not tool.is_custom and not tool.search
 
 
 def _joined(tool: ClientTool) -> str:

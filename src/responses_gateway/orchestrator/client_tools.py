@@ -1,4 +1,5 @@
-"""Tools the client runs: plain and namespaced functions, custom (freeform) tools.
+"""Tools the client runs: plain and namespaced functions, custom (freeform) tools, and a
+``tool_search`` the client executes itself (``execution: "client"``, as Codex sends it).
 
 Each is offered to the model as a chat function under a flat name that chat backends accept
 (``[A-Za-z0-9_-]{1,64}``, unique in the request); a call comes back as the item the client
@@ -21,6 +22,7 @@ _EMPTY_OBJECT: dict[str, Any] = {"type": "object", "properties": {}}
 class ClientTool:
     spec: FunctionTool | CustomTool
     namespace: str | None = None
+    search: bool = False  # the client-run ``tool_search`` (its calls are ``tool_search_call``)
 
     @property
     def name(self) -> str:
@@ -51,6 +53,10 @@ class ClientTool:
     def call_item(self, call_id: str) -> dict[str, Any]:
         """The output item of a call, opened empty (arguments or input stream in later)."""
         item: dict[str, Any]
+        if self.search:
+            item = {"id": new_id("tsc"), "type": "tool_search_call", "status": "in_progress"}
+            item.update(call_id=call_id, arguments={}, execution="client")
+            return item
         if self.is_custom:
             item = {"id": new_id("ctc"), "type": "custom_tool_call", "status": "in_progress"}
             item.update(call_id=call_id, name=self.name, input="")

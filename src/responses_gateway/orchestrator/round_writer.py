@@ -13,7 +13,7 @@ from typing import Any
 
 from responses_gateway import events
 from responses_gateway.chat.reply import Delta, TextDelta, ToolCallDelta
-from responses_gateway.chat.tool_items import CustomInputStream, custom_input
+from responses_gateway.chat.tool_items import CustomInputStream, custom_input, json_object
 from responses_gateway.events import Event
 from responses_gateway.ids import new_id
 from responses_gateway.orchestrator.client_tools import ClientTool
@@ -183,8 +183,10 @@ class RoundWriter:
     @staticmethod
     def _args_delta(call: CollectedCall, text: str) -> list[Event]:
         assert call.item is not None
-        if call.input_stream is None:
+        if call.item["type"] == "function_call":
             return [events.arguments_delta("function_call", call.item["id"], call.index, text)]
+        if call.input_stream is None:
+            return []  # a tool_search_call: its arguments are an object, set once complete
         decoded = call.input_stream.feed(text)  # a custom call: its input, as it is decoded
         return (
             [events.custom_input("delta", call.item["id"], call.index, decoded)] if decoded else []
@@ -200,6 +202,9 @@ class RoundWriter:
             rest = call.input_stream.rest(item["input"])
             head = [events.custom_input("delta", item["id"], call.index, rest)] if rest else []
             return [*head, events.custom_input("done", item["id"], call.index, item["input"])]
+        if item["type"] == "tool_search_call":
+            item["arguments"] = json_object(call.arguments)
+            return []
         item["arguments"] = call.arguments
         return [events.arguments_done("function_call", item["id"], call.index, call.arguments)]
 

@@ -119,6 +119,28 @@ class AdditionalTools(_Item):
     tools: list[dict[str, Any]]
 
 
+class ToolSearchCall(_Item):
+    """A search of deferred tools; with ``execution: "client"`` the client runs it (Codex)."""
+
+    type: Literal["tool_search_call"]
+    id: str | None = None
+    call_id: str | None = None
+    arguments: Any = None
+    execution: Literal["server", "client"] | None = None
+    status: str | None = None
+
+
+class ToolSearchOutput(_Item):
+    """The tools a tool search found: from here on they count as tools (``tool_shapes.py``)."""
+
+    type: Literal["tool_search_output"]
+    id: str | None = None
+    call_id: str | None = None
+    tools: list[dict[str, Any]]
+    execution: Literal["server", "client"] | None = None
+    status: str | None = None
+
+
 class WebSearchCall(_Item):
     type: Literal["web_search_call"]
     id: str
@@ -190,6 +212,8 @@ TAGS = frozenset(
         "custom_tool_call",
         "custom_tool_call_output",
         "additional_tools",
+        "tool_search_call",
+        "tool_search_output",
         "web_search_call",
         "input_text",
         "input_image",
@@ -225,6 +249,8 @@ InputItem = Annotated[
     | Annotated[CustomToolCall, Tag("custom_tool_call")]
     | Annotated[CustomToolCallOutput, Tag("custom_tool_call_output")]
     | Annotated[AdditionalTools, Tag("additional_tools")]
+    | Annotated[ToolSearchCall, Tag("tool_search_call")]
+    | Annotated[ToolSearchOutput, Tag("tool_search_output")]
     | Annotated[WebSearchCall, Tag("web_search_call")],
     Discriminator(
         _item_tag,

@@ -28,6 +28,8 @@ _ID_PREFIX = {
     "custom_tool_call": "ctc",
     "custom_tool_call_output": "ctco",
     "additional_tools": "at",
+    "tool_search_call": "tsc",
+    "tool_search_output": "tso",
 }
 _CALLS = frozenset({"function_call", "custom_tool_call"})
 _OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})

@@ -120,6 +120,11 @@ class ResponsesService:
         catalog, echoed = await build_catalog(
             request, context, items, self._policy, self._default_approval, self._hosted
         )
+        if unverified and catalog.bindings:  # MCP tools from earlier turns' tool items run first
+            assert request.previous_response_id is not None
+            if not await self._store.is_live(owner, request.previous_response_id):
+                self._refuse_previous(owner, request.previous_response_id)
+            unverified = False
         turn = Turn(request, history, items, catalog, approved_calls(catalog, context, items))
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, echoed))
         return PreparedTurn(turn, state, history, unverified)

@@ -1,7 +1,8 @@
 """The request's tool shapes → what the catalog offers: tools from ``tools`` and from
-``additional_tools`` input items alike, namespaces opened up, deferred tools offered directly,
-hosted tools omitted or refused (``GATEWAY_HOSTED_TOOLS``), the web search kept when the gateway
-runs one (``GATEWAY_WEB_SEARCH_URL``).
+``additional_tools`` / ``tool_search_output`` items alike, namespaces opened up, deferred tools
+offered directly (a server-run ``tool_search`` is not offered; a client-run one is, as a
+function), hosted tools omitted or refused (``GATEWAY_HOSTED_TOOLS``), the web search kept when
+the gateway runs one (``GATEWAY_WEB_SEARCH_URL``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import TypeAdapter, ValidationError
 
+from responses_gateway.chat.tool_items import TOOL_SEARCH_NAME
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.orchestrator.catalog import WEB_SEARCH_TYPES
 from responses_gateway.orchestrator.client_tools import ClientTool
@@ -28,7 +30,12 @@ from responses_gateway.schemas.request import (
 
 log = logging.getLogger("responses_gateway")
 _TOOLS = TypeAdapter(list[Tool])
-_NOT_OFFERED = frozenset({"tool_search"})  # OpenAI searches deferred tools; we offer them all
+_TOOL_ITEMS = frozenset({"additional_tools", "tool_search_output"})  # input items with tools
+_DEFAULT_SEARCH_PARAMETERS: dict[str, Any] = {
+    "type": "object",
+    "properties": {"query": {"type": "string"}},
+    "required": ["query"],
+}
 _omitted_logged: set[str] = set()
 
 
@@ -54,10 +61,14 @@ class RequestTools:
 
 
 def request_tools(
-    request_tools: list[Any], items: list[dict[str, Any]], policy: HostedToolPolicy
+    request_tools: list[Any],
+    history: list[dict[str, Any]],
+    items: list[dict[str, Any]],
+    policy: HostedToolPolicy,
 ) -> RequestTools:
-    """Every tool of ``tools`` and of this turn's ``additional_tools`` items, sorted by who runs
-    it. The same client tool given twice is offered once."""
+    """Every tool of ``tools`` and of the context's ``additional_tools`` and ``tool_search_output``
+    items (earlier turns' and this turn's), sorted by who runs it. The same client tool given
+    twice is offered once."""
     found = RequestTools()
     seen: set[tuple[bool, str | None, str]] = set()
 
@@ -67,7 +78,7 @@ def request_tools(
             seen.add(key)
             found.client.append(tool)
 
-    for param, tool in _sources(request_tools, items):
+    for param, tool in _sources(request_tools, history, items):
         if isinstance(tool, FunctionTool | CustomTool):
             add(ClientTool(tool))
         elif isinstance(tool, NamespaceTool):
@@ -76,30 +87,51 @@ def request_tools(
                 add(ClientTool(inner, tool.name))
         elif isinstance(tool, McpTool):
             found.mcp.append((param, tool))
+        elif tool.type == "tool_search":
+            if (tool.model_extra or {}).get("execution") == "client":
+                add(_client_search(tool))
         else:
             _hosted(tool, param, policy, found)
     return found
 
 
-def _sources(request_tools: list[Any], items: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+def _client_search(tool: HostedTool) -> ClientTool:
+    """Codex's ``tool_search`` runs on the client: the model calls it like a function and the
+    client answers with a ``tool_search_output`` whose tools are offered from then on."""
+    extra = tool.model_extra or {}
+    description, parameters = extra.get("description"), extra.get("parameters")
+    spec = FunctionTool(
+        type="function",
+        name=TOOL_SEARCH_NAME,
+        description=description if isinstance(description, str) else None,
+        parameters=parameters if isinstance(parameters, dict) else _DEFAULT_SEARCH_PARAMETERS,
+    )
+    return ClientTool(spec, search=True)
+
+
+def _sources(
+    request_tools: list[Any], history: list[dict[str, Any]], items: list[dict[str, Any]]
+) -> Iterator[tuple[str, Any]]:
     for index, tool in enumerate(request_tools):
         yield f"tools[{index}]", tool
-    for position, item in enumerate(items):
-        if item["type"] != "additional_tools":
+    earlier = ((f"previous_response_id (item {item.get('id')})", item) for item in history)
+    now = ((f"input[{position}]", item) for position, item in enumerate(items))
+    for where, item in (*earlier, *now):
+        if item.get("type") not in _TOOL_ITEMS:
             continue
-        param = f"input[{position}].tools"
+        param = f"{where}.tools"
         try:
             tools = _TOOLS.validate_python(item["tools"])
         except ValidationError as exc:
             error = exc.errors()[0]
-            where = "".join(
+            path = "".join(
                 f"[{part}]" if isinstance(part, int) else f".{part}"
                 for part in error["loc"]
                 if not (isinstance(part, str) and part[:1].isupper())
             )
             raise InvalidRequest(
-                f"Invalid value for '{param}{where}': {error['msg']}.",
-                param=param + where,
+                f"Invalid value for '{param}{path}': {error['msg']}.",
+                param=param + path,
                 code="invalid_value",
             ) from None
         for index, tool in enumerate(tools):
@@ -108,8 +140,6 @@ def _sources(request_tools: list[Any], items: list[dict[str, Any]]) -> Iterator[
 
 def _hosted(tool: HostedTool, param: str, policy: HostedToolPolicy, found: RequestTools) -> None:
     kind = tool.type
-    if kind in _NOT_OFFERED:
-        return
     if kind in WEB_SEARCH_TYPES and policy.web_search:
         found.web_search = True
         found.web_domains += _allowed_domains(tool, param)

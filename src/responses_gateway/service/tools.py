@@ -125,7 +125,7 @@ async def build_catalog(
 ) -> tuple[ToolCatalog, list[dict[str, Any]]]:
     """The catalog and the tools as echoed (secrets redacted). ``items`` is this turn's input
     (its ``additional_tools`` count as tools), ``context`` everything the turn continues."""
-    found = request_tools(request.tools, items, hosted)
+    found = request_tools(request.tools, context[: len(context) - len(items)], items, hosted)
     _refuse_choice(request, found)
     bindings: list[McpBinding] = []
     labels: dict[int, str] = {}
