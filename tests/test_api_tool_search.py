@@ -126,3 +126,24 @@ def test_found_tools_stay_offered_along_a_chain(
     )
     assert offered(upstream.last) == ["tool_search", "mcp__calc__add"]
     assert upstream.last["messages"][2]["content"].startswith("These tools are now available")
+
+
+def test_a_plain_function_named_tool_search_keeps_its_name(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    plain = {"type": "function", "name": "tool_search", "parameters": {"type": "object"}}
+    upstream.push(Reply(tool_calls=[ToolCall("tool_search_2", '{"query": "x"}', id="ts9")]))
+    response = client.responses.create(model=MODEL, input="x", tools=[TOOL_SEARCH, plain])  # type: ignore[list-item]
+    assert offered(upstream.last) == ["tool_search_2", "tool_search"]
+    assert response.output[0].type == "tool_search_call"
+    upstream.push(Reply(content="ok"))
+    client.responses.create(
+        model=MODEL,
+        store=False,
+        tools=[TOOL_SEARCH, plain],  # type: ignore[list-item]
+        input=[
+            *searched("ts9"),
+            {"type": "function_call", "call_id": "f1", "name": "tool_search", "arguments": "{}"},
+        ],  # type: ignore[list-item]
+    )
+    assert [c["name"] for c in assistant_calls(upstream.last)] == ["tool_search_2", "tool_search"]

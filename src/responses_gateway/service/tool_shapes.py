@@ -70,10 +70,10 @@ def request_tools(
     items (earlier turns' and this turn's), sorted by who runs it. The same client tool given
     twice is offered once."""
     found = RequestTools()
-    seen: set[tuple[bool, str | None, str]] = set()
+    seen: set[tuple[bool, bool, str | None, str]] = set()
 
     def add(tool: ClientTool) -> None:
-        key = (tool.is_custom, tool.namespace, tool.name)
+        key = (tool.is_custom, tool.search, tool.namespace, tool.name)
         if key not in seen:
             seen.add(key)
             found.client.append(tool)
