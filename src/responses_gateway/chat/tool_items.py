@@ -120,14 +120,14 @@ class CustomInputStream:
 
     def __init__(self) -> None:
         self._raw = ""
-        self._pos = -1  # where the undecoded part of the string starts, once found
+        self._pos = -1  # where the undecoded part of the string starts in _raw, once found
         self._stopped = False  # the string ended, or the arguments are not ours
         self.sent: list[str] = []
 
     def feed(self, chunk: str) -> str:
-        self._raw += chunk
         if self._stopped:
             return ""
+        self._raw += chunk
         if self._pos < 0 and not self._find_string():
             return ""
         text = self._decode()
@@ -167,7 +167,7 @@ class CustomInputStream:
                 break
             out.append(decoded)
             i += size
-        self._pos = i
+        self._raw, self._pos = raw[i:], 0  # keep only an escape still incomplete
         return "".join(out)
 
 
