@@ -61,7 +61,7 @@ def validation_error(exc: ValidationError) -> InvalidRequest:
     )
 
 
-_MISMATCH = frozenset({"literal_error", "tool_type_mismatch"})
+_MISMATCH = frozenset({"literal_error"})
 
 
 def _relevant(errors: list[ErrorDetails]) -> list[ErrorDetails]:

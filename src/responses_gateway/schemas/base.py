@@ -63,7 +63,8 @@ Id = Annotated[str, Field(max_length=ID_MAX), AfterValidator(_no_nul)]
 ModelName = Annotated[str, Field(min_length=1, max_length=MODEL_MAX), AfterValidator(_no_nul)]
 
 
-def _json_safe(value: T) -> T:
+def json_safe(value: T) -> T:
+    """``value`` if orjson can encode it (the gateway sends and stores it so), else a 400."""
     try:
         orjson.dumps(value)
     except TypeError:
@@ -71,5 +72,7 @@ def _json_safe(value: T) -> T:
     return value
 
 
-JsonObject = Annotated[dict[str, Any], AfterValidator(_json_safe)]
+JsonObject = Annotated[dict[str, Any], AfterValidator(json_safe)]
 """A free-form JSON object that the gateway can send on and store as it came."""
+JsonValue = Annotated[Any, AfterValidator(json_safe)]
+"""Any free-form JSON value, likewise."""

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, ConfigDict, Field, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from responses_gateway.schemas.base import (
     INT32_MAX,
@@ -18,6 +17,7 @@ from responses_gateway.schemas.base import (
     ModelName,
     OrNull,
     StrictModel,
+    json_safe,
 )
 from responses_gateway.schemas.items import InputItem
 
@@ -35,13 +35,11 @@ HOSTED_TOOL_TYPES = frozenset(
         "local_shell",
         "shell",
         "apply_patch",
-        "namespace",
-        "tool_search",
         "programmatic_tool_calling",
-        "custom",
         "python",
     }
 )
+"""Tools OpenAI runs itself: ``GATEWAY_HOSTED_TOOLS`` decides whether they are omitted or refused."""
 
 
 _Model = StrictModel
@@ -53,6 +51,35 @@ class FunctionTool(_Model):
     description: str | None = None
     parameters: JsonObject | None = None
     strict: bool | None = None
+    defer_loading: bool | None = None
+
+
+class CustomToolFormat(_Model):
+    """``text`` (free-form) or a ``grammar`` (Lark or a regex) the input must match."""
+
+    type: Literal["text", "grammar"]
+    syntax: Literal["lark", "regex"] | None = None
+    definition: str | None = None
+
+
+class CustomTool(_Model):
+    """A freeform tool: its input is one string, not JSON arguments."""
+
+    type: Literal["custom"]
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = None
+    format: CustomToolFormat | None = None
+    defer_loading: bool | None = None
+
+
+class NamespaceTool(_Model):
+    """A named group of function and custom tools (Codex sends its MCP servers' tools so)."""
+
+    type: Literal["namespace"]
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = None
+    tools: list[Annotated[FunctionTool | CustomTool, Field(discriminator="type")]]
+    defer_loading: bool | None = None
 
 
 class McpToolFilter(_Model):
@@ -80,25 +107,50 @@ class McpTool(_Model):
     tunnel_id: str | None = None
 
 
-def _not_ours(kind: str) -> str:
-    # A function or MCP tool that failed its own model must fail here too, so that its own
-    # error (a header that is not a string) is the one reported, not "unsupported tool type".
-    if kind in ("function", "mcp", "sse"):
-        raise PydanticCustomError("tool_type_mismatch", "a {kind} tool", {"kind": kind})
-    return kind
-
-
 class HostedTool(_Model):
-    """Tools OpenAI runs itself; recognised only so they can be refused by name."""
+    """Any other tool type (OpenAI's hosted tools, ``tool_search``): kept whole, for the echo."""
 
-    type: Annotated[str, AfterValidator(_not_ours)]
+    model_config = ConfigDict(extra="allow")
+    type: str
+
+    @model_validator(mode="after")
+    def _extras_encodable(self) -> HostedTool:
+        json_safe(self.__pydantic_extra__)  # echoed whole: it must encode
+        return self
 
 
-Tool = Annotated[FunctionTool | McpTool | HostedTool, Field(union_mode="left_to_right")]
+# Tags are class names: validation errors name the param (``tools[0].name``) without them.
+_TOOL_TAGS = {
+    "function": "FunctionTool",
+    "custom": "CustomTool",
+    "namespace": "NamespaceTool",
+    "mcp": "McpTool",
+    "sse": "McpTool",
+}
+
+
+def _tool_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return _TOOL_TAGS.get(kind, "HostedTool") if isinstance(kind, str) else "HostedTool"
+
+
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("FunctionTool")]
+    | Annotated[CustomTool, Tag("CustomTool")]
+    | Annotated[NamespaceTool, Tag("NamespaceTool")]
+    | Annotated[McpTool, Tag("McpTool")]
+    | Annotated[HostedTool, Tag("HostedTool")],
+    Discriminator(_tool_tag),
+]
 
 
 class ToolChoiceFunction(_Model):
     type: Literal["function"]
+    name: str
+
+
+class ToolChoiceCustom(_Model):
+    type: Literal["custom"]
     name: str
 
 
@@ -127,6 +179,7 @@ class ToolChoiceOther(_Model):
 ToolChoice = Annotated[
     Literal["none", "auto", "required"]
     | ToolChoiceFunction
+    | ToolChoiceCustom
     | ToolChoiceMcp
     | ToolChoiceAllowed
     | ToolChoiceOther,
