@@ -219,7 +219,7 @@ def test_explicit_null_means_the_default(gateway: Gateway, upstream: ScriptedUps
 @pytest.mark.parametrize(
     ("item", "param", "named"),
     [
-        ({"type": "additional_tools", "tools": []}, "input[0].type", "'additional_tools'"),
+        ({"type": "local_shell_call", "action": {}}, "input[0].type", "'local_shell_call'"),
         ({"type": "computer_call_output"}, "input[0].type", "'computer_call_output'"),
         ({"foo": 1}, "input[0].type", None),
         (
@@ -312,3 +312,10 @@ def test_a_refused_stream_never_starts(gateway: Gateway, upstream: ScriptedUpstr
         events = read_sse(ok)
     assert events[0]["type"] == "response.created"
     assert events[-1]["type"] == "response.completed"
+
+
+def test_an_item_id_left_empty_is_given_one(gateway: Gateway, upstream: ScriptedUpstream) -> None:
+    """Found by Schemathesis: a ``web_search_call`` passed back with ``"id": ""`` was a 500."""
+    call = {"type": "web_search_call", "id": "", "status": "completed", "action": {}}
+    answer = _post(gateway, BASE | {"input": [call, {"role": "user", "content": "next"}]})
+    assert answer.status_code == 200, answer.text

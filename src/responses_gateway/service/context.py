@@ -31,6 +31,7 @@ _ID_PREFIX = {
     "additional_tools": "at",
     "tool_search_call": "tsc",
     "tool_search_output": "tso",
+    "web_search_call": "ws",
 }
 _CALLS = frozenset({"function_call", "custom_tool_call"})
 _OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
