@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from responses_gateway import __version__
-from responses_gateway.api import health, passthrough, responses
+from responses_gateway.api import health, passthrough, responses, websocket
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.config import Settings
@@ -20,6 +20,7 @@ from responses_gateway.service.history import HistoryCache
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.store.database import open_database
 from responses_gateway.store.responses import ResponseStore
+from responses_gateway.transport.connection import ConnectionLimits
 from responses_gateway.upstream import UpstreamClient
 
 
@@ -46,7 +47,12 @@ def create_app(settings: Settings) -> FastAPI:
             default_approval=settings.mcp_default_approval,
             history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
         )
-        app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys))
+        app.state.gateway = Gateway(
+            service,
+            upstream,
+            tuple(settings.api_keys),
+            websocket=ConnectionLimits.from_settings(settings),
+        )
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
         # they are never walked again; collections see only what requests create.
@@ -67,6 +73,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(responses.router)
+    app.include_router(websocket.router)
     app.include_router(passthrough.router)
     app.include_router(health.router)
     return app

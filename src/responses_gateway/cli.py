@@ -40,4 +40,5 @@ def main(argv: list[str] | None = None) -> None:
         workers=args.workers,
         log_level=settings.log_level,
         access_log=False,  # per-request logging costs more than the rest of a request
+        ws="websockets-sansio",  # WebSocket mode; uvicorn's legacy "websockets" is deprecated
     )
