@@ -161,9 +161,9 @@ async def serve(
         if timer.cancelled_caught:
             outbox.put(error_frame(connection_limit_reached(limits), None))
         outbox.close()
-    if outbox.overflowed:
+    if outbox.overflowed:  # the pump may have been stopped mid-send: close here then
         with anyio.move_on_after(_CLOSE_TIMEOUT):
-            await _close(websocket, 1008, "the client read too slowly")
+            await _close(websocket, outbox)
 
 
 async def _pump(websocket: WebSocket, outbox: Outbox) -> None:
@@ -171,9 +171,10 @@ async def _pump(websocket: WebSocket, outbox: Outbox) -> None:
         await outbox.pump(websocket.send_text)
     except _GONE:
         return  # the client is gone; receive_all sees the disconnect and ends the rest
-    await _close(websocket, 1000, "")
+    await _close(websocket, outbox)
 
 
-async def _close(websocket: WebSocket, code: int, reason: str) -> None:
-    with contextlib.suppress(*_GONE):
+async def _close(websocket: WebSocket, outbox: Outbox) -> None:
+    code, reason = (1008, "the client read too slowly") if outbox.overflowed else (1000, "")
+    with contextlib.suppress(*_GONE):  # also a second close, after the pump's own
         await websocket.close(code, reason)
