@@ -906,6 +906,10 @@ async def bench(
     say("  * SDK client in the driver with one reused httpx2 client (no SSL context per session)")
     say()
     say(f"Gateway memory: peak RSS (VmHWM) {hwm / 1024:.1f} MiB, current RSS {rss / 1024:.1f} MiB")
+    say()
+    from websocket_loop import report as websocket_report  # after the memory figure: it adds
+
+    await websocket_report(gw_port, pid, loops=3 if args.quick else 20, turns=20)
 
 
 def main() -> int:
