@@ -155,3 +155,12 @@ def test_stored_responses_chain_across_transports(
     assert client.responses.retrieve(second["id"]).previous_response_id == first.id
     items = client.responses.input_items.list(second["id"])
     assert [i.content[0].text for i in items.data if i.type == "message"] == ["over WS"]
+
+
+def test_generate_false_is_refused_over_http(gateway: Gateway, upstream: ScriptedUpstream) -> None:
+    answer = httpx.post(
+        gateway.base_url + "/responses", json={"model": "m", "input": "x", "generate": False}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["param"] == "generate"
+    assert upstream.requests == []
