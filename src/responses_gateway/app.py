@@ -16,6 +16,7 @@ from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.config import Settings
 from responses_gateway.mcp import EgressPolicy, McpSessions
 from responses_gateway.orchestrator.turn_loop import Orchestrator
+from responses_gateway.sealing import sealer_from_settings
 from responses_gateway.service.history import HistoryCache
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.store.database import open_database
@@ -47,10 +48,14 @@ def create_app(settings: Settings) -> FastAPI:
             default_approval=settings.mcp_default_approval,
             history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
         )
+        sealer = sealer_from_settings(
+            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+        )
         app.state.gateway = Gateway(
             service,
             upstream,
             tuple(settings.api_keys),
+            sealer,
             websocket=ConnectionLimits.from_settings(settings),
         )
         # Measured: a full garbage collection walked the ~180,000 objects of the imported

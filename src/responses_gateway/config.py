@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     mcp_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
     mcp_allow_private_networks: bool = False
     mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Keys for sealed blobs (encrypted reasoning, compaction items); the first seals, all open.
+    sealing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    sealing_key_file: str = "./gateway.key"
 
     # WebSocket mode (GET /v1/responses upgraded): per-connection bounds.
     ws_max_lanes: int = Field(default=8, ge=1)
@@ -55,7 +58,7 @@ class Settings(BaseSettings):
     def _database(cls, value: str) -> str:
         return check_url(value)
 
-    @field_validator("api_keys", "mcp_allowed_hosts", mode="before")
+    @field_validator("api_keys", "mcp_allowed_hosts", "sealing_keys", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)
