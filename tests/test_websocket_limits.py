@@ -71,6 +71,24 @@ def test_lanes_past_the_bound_are_refused_not_dropped(
         assert orjson.loads(raw_until_terminal(socket)[-1])["response"]["status"] == "completed"
 
 
+def test_frames_past_the_queue_bound_are_refused(
+    make_gateway: MakeGateway, upstream: ScriptedUpstream
+) -> None:
+    gateway = make_gateway(ws_max_lanes=1)  # so 8 frames may wait on the connection
+    upstream.push(Reply(content="slow " * 40, chunk_delay=0.01))
+    with raw_connect(gateway.base_url) as socket:
+        create(socket, input="first", store=False)
+        assert orjson.loads(socket.recv(timeout=10))["type"] == "response.created"
+        for n in range(9):
+            create(socket, input=f"queued {n}", store=False)
+        kinds = []
+        while kinds.count("response.completed") + kinds.count("websocket_queue_full") < 10:
+            event = orjson.loads(socket.recv(timeout=30))
+            kinds.append(event.get("code") or event["type"])
+    assert kinds.count("websocket_queue_full") == 1
+    assert kinds.count("response.completed") == 9  # the first, then the 8 that waited
+
+
 def test_the_connection_limit_ends_with_an_error_then_close(
     make_gateway: MakeGateway, upstream: ScriptedUpstream
 ) -> None:

@@ -18,6 +18,9 @@ from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 from tests.support.websocket import raw_connect, sdk_turn, until_terminal
 
+# The SDK's own sync connection calls websockets' connect() outside a context manager.
+pytestmark = pytest.mark.filterwarnings("ignore:connect\\(\\) must be used:DeprecationWarning")
+
 WEATHER = {
     "type": "function",
     "name": "get_weather",
