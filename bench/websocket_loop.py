@@ -5,10 +5,12 @@ result). Every turn streams, as Codex's do.
 
     .venv/bin/python bench/websocket_loop.py [--loops 20] [--turns 20] [--database sqlite|postgres]
 
-Modes: HTTP + SSE with stored responses; one WebSocket with stored responses; one WebSocket
-with ``store: false`` (the chain kept by the connection). Printed: wall time per turn (median),
-per whole loop (median), and the gateway's CPU per turn. Standalone it starts the upstream and
-a gateway (core 0) as ``run.py`` does; ``run.py`` calls ``report`` with its own gateway.
+Modes: HTTP + SSE with stored responses; one WebSocket with stored responses, and with
+``store: false`` (the chain kept by the connection), each with and without permessage-deflate
+(the SDK's ``websockets`` client negotiates it; it costs both ends CPU per frame). Printed:
+wall time per turn (median), per whole loop (median), and the gateway's CPU per turn.
+Standalone it starts the upstream and a gateway (core 0) as ``run.py`` does; ``run.py`` calls
+``report`` with its own gateway.
 """
 
 from __future__ import annotations
@@ -84,8 +86,12 @@ async def http_loops(port: int, loops: int, turns: int) -> list[list[float]]:
         conn.close()
 
 
-async def websocket_loops(port: int, loops: int, turns: int, *, store: bool) -> list[list[float]]:
-    async with connect(f"ws://{run.HOST}:{port}/v1/responses", max_size=None) as socket:
+async def websocket_loops(
+    port: int, loops: int, turns: int, *, store: bool, deflate: bool = True
+) -> list[list[float]]:
+    url = f"ws://{run.HOST}:{port}/v1/responses"
+    compression = "deflate" if deflate else None
+    async with connect(url, max_size=None, compression=compression) as socket:
 
         async def send_turn(body: dict[str, Any]) -> dict[str, Any]:
             await socket.send(orjson.dumps({"type": "response.create", **body}).decode())
@@ -99,13 +105,17 @@ async def websocket_loops(port: int, loops: int, turns: int, *, store: bool) -> 
 
 async def report(port: int, pid: int, *, loops: int, turns: int) -> None:
     """Warm up, then each mode in turn on one gateway; prints a table."""
+
+    def on_socket(store: bool, deflate: bool) -> Callable[[], Awaitable[list[list[float]]]]:
+        return lambda: websocket_loops(port, loops, turns, store=store, deflate=deflate)
+
     modes: list[tuple[str, Callable[[], Awaitable[list[list[float]]]]]] = [
         ("HTTP + SSE, stored, previous_response_id", lambda: http_loops(port, loops, turns)),
-        ("WebSocket, stored", lambda: websocket_loops(port, loops, turns, store=True)),
-        ("WebSocket, store: false (chain on the socket)", lambda: websocket_loops(
-            port, loops, turns, store=False
-        )),
-    ]  # fmt: skip
+        ("WebSocket (permessage-deflate), stored", on_socket(True, True)),
+        ("WebSocket (permessage-deflate), store: false", on_socket(False, True)),
+        ("WebSocket (no compression), stored", on_socket(True, False)),
+        ("WebSocket (no compression), store: false", on_socket(False, False)),
+    ]
     await http_loops(port, 2, turns)
     await websocket_loops(port, 2, turns, store=False)
     rows = []
