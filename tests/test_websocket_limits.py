@@ -1,5 +1,5 @@
 """How a WebSocket connection is bounded and how it ends: the lane bound, the connection's time
-limit, a client leaving mid-response, and a client that stops reading."""
+limit, a client leaving mid-response, a client that stops reading, and a draining process."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any
 import openai
 import orjson
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from responses_gateway.app import create_app
+from responses_gateway.lifecycle import Lifecycle
 from tests.conftest import Gateway, gateway_settings
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
@@ -137,3 +138,27 @@ def test_a_reader_that_stops_reading_is_cut_off(
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     stored = retrieve_when_stored(gateway.client(), response_id)
     assert stored.status == "cancelled"
+
+
+def test_a_draining_process_lets_running_responses_finish_then_closes(
+    gateway: Gateway, upstream: ScriptedUpstream
+) -> None:
+    life = Lifecycle()
+    settings = gateway_settings(gateway.settings.database_url, upstream.base_url)
+    upstream.push(Reply(content="slow " * 40, chunk_delay=0.01))
+    with serve_in_thread(create_app(settings, life)) as url, raw_connect(url + "/v1") as socket:
+        create(socket, input="running", store=False)
+        assert orjson.loads(socket.recv(timeout=10))["type"] == "response.created"
+        life.draining = True
+        create(socket, input="new", store=False)
+        refused = orjson.loads(raw_until_terminal(socket)[-1])
+        assert refused["code"] == "shutting_down" and refused["status"] == 503
+        finished = orjson.loads(raw_until_terminal(socket)[-1])
+        assert finished["type"] == "response.completed"
+        with pytest.raises(ConnectionClosed) as closed:
+            socket.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1012
+        with pytest.raises(InvalidStatus) as refused_handshake, raw_connect(url + "/v1"):
+            pass
+        assert refused_handshake.value.response.status_code == 503
+    assert len(upstream.requests) == 1

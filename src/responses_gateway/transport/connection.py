@@ -3,9 +3,11 @@ send every event as a frame, and end the connection at its time limit.
 
 How it ends: the client closes or goes away (running responses are cancelled as for an SSE
 disconnect: upstream stopped, finished items stored as ``cancelled``); the reader falls too far
-behind (``Outbox``: the same cancellation, then close 1008); or the connection reaches
+behind (``Outbox``: the same cancellation, then close 1008); the connection reaches
 ``max_seconds`` (running responses cancelled, an ``error`` event with code
-``websocket_connection_limit_reached``, then close 1000).
+``websocket_connection_limit_reached``, then close 1000); or the process drains (new
+``response.create`` refused with ``shutting_down``, running ones finish within the drain's grace
+as HTTP requests do, then close 1012 so the client reconnects to another replica).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from responses_gateway.config import Settings
 from responses_gateway.errors import GatewayError, InvalidRequest
+from responses_gateway.lifecycle import Lifecycle
 from responses_gateway.service.responses_service import PreparedTurn, ResponsesService
 from responses_gateway.transport.frames import (
     ClientEvent,
@@ -35,6 +38,7 @@ from responses_gateway.transport.outbox import Outbox
 log = logging.getLogger("responses_gateway")
 _CLOSE_TIMEOUT = 5.0  # seconds to get a close frame past a reader that stopped reading
 _WAITING_PER_LANE = 8
+_DRAIN_POLL = 0.5  # seconds between looks at whether the process drains
 # What sending on a socket the client has left raises (uvicorn's ClientDisconnected is an OSError).
 _GONE = (OSError, WebSocketDisconnect, RuntimeError)
 
@@ -61,13 +65,19 @@ def connection_limit_reached(limits: ConnectionLimits) -> InvalidRequest:
     )
 
 
+def shutting_down() -> GatewayError:
+    return GatewayError(
+        "The server is restarting: retry the request.", code="shutting_down", status_code=503
+    )
+
+
 class Connection:
     def __init__(
-        self, service: ResponsesService, owner: str, limits: ConnectionLimits, outbox: Outbox
+        self, service: ResponsesService, owner: str, life: Lifecycle, outbox: Outbox
     ) -> None:
         self._service = service
         self._owner = owner
-        self._limits = limits
+        self._life = life
         self._outbox = outbox
         self._local = LocalResponses()
 
@@ -88,6 +98,8 @@ class Connection:
     def _dispatch(self, event: ClientEvent, lane: str | None, lanes: Lanes) -> None:
         kind = event["type"]
         if kind == "response.create":
+            if self._life.draining:
+                raise shutting_down()
             lanes.submit(lane, event)
         elif kind == "response.steer":
             raise InvalidRequest(
@@ -98,7 +110,15 @@ class Connection:
         # Any other type (Codex's response.processed, future ones) is not for us: ignored.
 
     async def run(self, lane: str | None, event: ClientEvent) -> None:
-        """One ``response.create``, start to end; every failure is reported on the socket."""
+        """One ``response.create``, start to end, in flight for the drain like an HTTP one."""
+        self._life.started()
+        try:
+            await self._run(lane, event)
+        finally:
+            self._life.ended()
+
+    async def _run(self, lane: str | None, event: ClientEvent) -> None:
+        """Every failure is reported on the socket."""
         parent_id = event.get("previous_response_id")
         try:
             prepared, generate = await self._prepare(event)
@@ -141,12 +161,16 @@ class Connection:
 
 
 async def serve(
-    websocket: WebSocket, service: ResponsesService, owner: str, limits: ConnectionLimits
+    websocket: WebSocket,
+    service: ResponsesService,
+    owner: str,
+    limits: ConnectionLimits,
+    life: Lifecycle,
 ) -> None:
     """The accepted socket's whole life."""
     async with anyio.create_task_group() as group:
         outbox = Outbox(limits.send_buffer_bytes, on_overflow=group.cancel_scope.cancel)
-        connection = Connection(service, owner, limits, outbox)
+        connection = Connection(service, owner, life, outbox)
         group.start_soon(_pump, websocket, outbox)
         with anyio.move_on_after(limits.max_seconds) as timer:
             async with anyio.create_task_group() as running:
@@ -156,6 +180,7 @@ async def serve(
                     max_running=limits.max_lanes,
                     max_waiting=limits.max_lanes * _WAITING_PER_LANE,
                 )
+                running.start_soon(_close_when_drained, life, lanes, outbox, running.cancel_scope)
                 await connection.receive_all(websocket, lanes)
                 running.cancel_scope.cancel()  # the client is gone: stop what it asked for
         if timer.cancelled_caught:
@@ -164,6 +189,16 @@ async def serve(
     if outbox.overflowed:  # the pump may have been stopped mid-send: close here then
         with anyio.move_on_after(_CLOSE_TIMEOUT):
             await _close(websocket, outbox)
+
+
+async def _close_when_drained(
+    life: Lifecycle, lanes: Lanes, outbox: Outbox, scope: anyio.CancelScope
+) -> None:
+    """Once the process drains and nothing runs here, end the connection (1012: restarting)."""
+    while not (life.draining and lanes.idle):
+        await anyio.sleep(_DRAIN_POLL)
+    outbox.close_with(1012, "the server is restarting")
+    scope.cancel()
 
 
 async def _pump(websocket: WebSocket, outbox: Outbox) -> None:
@@ -175,6 +210,5 @@ async def _pump(websocket: WebSocket, outbox: Outbox) -> None:
 
 
 async def _close(websocket: WebSocket, outbox: Outbox) -> None:
-    code, reason = (1008, "the client read too slowly") if outbox.overflowed else (1000, "")
     with contextlib.suppress(*_GONE):  # also a second close, after the pump's own
-        await websocket.close(code, reason)
+        await websocket.close(outbox.close_code, outbox.close_reason)

@@ -50,12 +50,19 @@ class Lanes:
         self._waiting[lane] = collections.deque()
         self._group.start_soon(self._drain, lane, frame)
 
+    @property
+    def idle(self) -> bool:
+        return not self._waiting
+
     async def _drain(self, lane: str | None, frame: Frame) -> None:
         waiting = self._waiting[lane]
-        while True:
-            await self._run(lane, frame)
-            if not waiting:
-                del self._waiting[lane]
-                return
-            frame = waiting.popleft()
-            self._queued -= 1
+        try:
+            while True:
+                await self._run(lane, frame)
+                if not waiting:
+                    return
+                frame = waiting.popleft()
+                self._queued -= 1
+        finally:  # also when cancelled (a drain's grace ran out): the lane is free again
+            self._queued -= len(waiting)
+            del self._waiting[lane]

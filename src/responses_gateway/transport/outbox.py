@@ -26,6 +26,7 @@ class Outbox:
         self._ready = anyio.Event()
         self._closed = False
         self.overflowed = False
+        self.close_code, self.close_reason = 1000, ""
 
     def put(self, frame: bytes) -> None:
         if self._closed:
@@ -34,6 +35,7 @@ class Outbox:
         self._queued += len(frame)
         if self._queued > self._budget:
             self.overflowed = self._closed = True
+            self.close_code, self.close_reason = 1008, "the client read too slowly"
             self._frames.clear()
             self._on_overflow()
         self._ready.set()
@@ -42,6 +44,11 @@ class Outbox:
         """No more frames: ``pump`` returns once the queued ones are sent."""
         self._closed = True
         self._ready.set()
+
+    def close_with(self, code: int, reason: str) -> None:
+        """The close frame to send once the queued frames are out (unless it overflowed)."""
+        if not self.overflowed:
+            self.close_code, self.close_reason = code, reason
 
     async def pump(self, send: SendText) -> None:
         """Send frames in order, each as one text message, until closed and drained."""
