@@ -5,6 +5,7 @@
   * Unauthorized (401)
   * NotFound (404)
   * UpstreamError (status of the upstream, or 502): the chat-completions backend failed
+    (``upstream_errors`` maps each backend's error dialect onto it)
   * McpDependencyFailed (424): an MCP server could not be listed (OpenAI answers 424 too)
 """
 
@@ -26,11 +27,13 @@ class GatewayError(Exception):
         code: str | None = None,
         param: str | None = None,
         status_code: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.param = param
+        self.headers = headers or {}  # sent with the error (an upstream's Retry-After, say)
         if status_code is not None:
             self.status_code = status_code  # type: ignore[misc]
 
