@@ -31,12 +31,18 @@ def test_tool_call_continuation_works_where_null_content_is_refused(
     output = {"type": "function_call_output", "call_id": call.call_id, "output": "21°C"}
     if stream:
         with client.responses.stream(
-            model="m", previous_response_id=first.id, input=[output], tools=[WEATHER]  # type: ignore[list-item]
+            model="m",
+            previous_response_id=first.id,
+            input=[output],
+            tools=[WEATHER],  # type: ignore[list-item]
         ) as events:
             second = events.get_final_response()
     else:
         second = client.responses.create(
-            model="m", previous_response_id=first.id, input=[output], tools=[WEATHER]  # type: ignore[list-item]
+            model="m",
+            previous_response_id=first.id,
+            input=[output],
+            tools=[WEATHER],  # type: ignore[list-item]
         )
     assert second.status == "completed" and second.output_text == "Sunny."
     assistant = upstream.last["messages"][-2]
@@ -158,4 +164,3 @@ def test_error_chunk_mid_stream_fails_with_its_message(
     failed = events[-1]["response"]
     assert failed["error"] == {"code": "upstream_error", "message": "slot crashed"}
     assert failed["output"][0]["content"][0]["text"] == "partial "
-

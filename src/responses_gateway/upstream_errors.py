@@ -62,11 +62,15 @@ def error_from_body(
         error = {"message": error}
     message = _message(error.get("message") or error.get("detail"))
     code, kind = error.get("code"), error.get("type")
-    numeric = isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600
-    http_status: int = status if status is not None else code if numeric else 502
-    return _classified(
-        http_status, message or _no_message(http_status), code, kind, headers or {}
-    )
+    if status is None:
+        status = _status_of_chunk(code)
+    return _classified(status, message or _no_message(status), code, kind, headers or {})
+
+
+def _status_of_chunk(code: Any) -> int:
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600:
+        return code
+    return 502
 
 
 def _message(raw: Any) -> str:
@@ -85,8 +89,10 @@ def _classified(
     status: int, message: str, code: Any, kind: Any, headers: Mapping[str, str]
 ) -> UpstreamError:
     passed = passed_headers(headers)
-    if kind in _CONTEXT_TYPES or code == CONTEXT_LENGTH_EXCEEDED or (
-        status < 500 and _CONTEXT_WORDING.search(message)
+    if (
+        kind in _CONTEXT_TYPES
+        or code == CONTEXT_LENGTH_EXCEEDED
+        or (status < 500 and _CONTEXT_WORDING.search(message))
     ):
         return UpstreamError(
             message, code=CONTEXT_LENGTH_EXCEEDED, param="input", status_code=400, headers=passed

@@ -28,9 +28,9 @@ def _log(factory: pytest.TempPathFactory, name: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def llama(llama_install: LlamaInstall, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    LlamaServer
-]:
+def llama(
+    llama_install: LlamaInstall, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LlamaServer]:
     """The model's own chat template, as a user would run it."""
     server = LlamaServer(llama_install, log=_log(tmp_path_factory, "llama-server"))
     yield server

@@ -34,7 +34,10 @@ def test_chain_sends_the_history(llama_gateway: Gateway) -> None:
     client = llama_gateway.client()
     first = client.responses.create(input="My name is Ada.", max_output_tokens=24, **GREEDY)  # type: ignore[arg-type]
     second = client.responses.create(
-        input="What is my name?", previous_response_id=first.id, max_output_tokens=24, **GREEDY  # type: ignore[arg-type]
+        input="What is my name?",
+        previous_response_id=first.id,
+        max_output_tokens=24,
+        **GREEDY,  # type: ignore[arg-type]
     )
     assert second.status in ("completed", "incomplete") and second.output_text
     assert first.usage is not None and second.usage is not None

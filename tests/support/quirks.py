@@ -22,7 +22,11 @@ LLAMA_SERVER_CONTEXT = {
     }
 }
 LLAMA_SERVER_BAD_REQUEST = {
-    "error": {"code": 400, "message": "Invalid tool_choice: sometimes", "type": "invalid_request_error"}
+    "error": {
+        "code": 400,
+        "message": "Invalid tool_choice: sometimes",
+        "type": "invalid_request_error",
+    }
 }
 # vLLM (older releases answer with the error object at the top level, no "error" key).
 VLLM_CONTEXT = {
@@ -73,7 +77,7 @@ def refusing_null_content(reply: Reply) -> Script:
         if any("content" in m and m["content"] is None for m in request["messages"]):
             return Reply(
                 status=500,
-                error={"error": {"message": "can only concatenate str (not \"NoneType\") to str"}},
+                error={"error": {"message": 'can only concatenate str (not "NoneType") to str'}},
             )
         return reply
 
