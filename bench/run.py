@@ -30,6 +30,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import stream_parsing
 from httpclient import Connection, Result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -906,6 +907,10 @@ async def bench(
     say("  * SDK client in the driver with one reused httpx2 client (no SSL context per session)")
     say()
     say(f"Gateway memory: peak RSS (VmHWM) {hwm / 1024:.1f} MiB, current RSS {rss / 1024:.1f} MiB")
+    say()
+    say("Upstream parsing, in process (bench/stream_parsing.py):")
+    for line in stream_parsing.figures():
+        say(f"  {line}")
 
 
 def main() -> int:

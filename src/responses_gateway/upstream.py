@@ -81,7 +81,7 @@ class UpstreamClient:
         A stream must end with ``[DONE]`` or after a chunk with a ``finish_reason``: a close
         before either, a broken connection or a read timeout mid-stream is an error (the answer
         is cut), said as such, not as "could not be reached"."""
-        progress = _StreamProgress()
+        progress = StreamProgress()
         try:
             async with self._session.post(
                 self._base + "chat/completions", data=orjson.dumps(payload), headers=_JSON
@@ -119,7 +119,7 @@ class UpstreamClient:
         return Relayed(response.status, keep, _body_then_release(response))
 
 
-class _StreamProgress:
+class StreamProgress:
     """Where a stream is: answering yet, finished (a ``finish_reason`` seen), ``[DONE]``."""
 
     __slots__ = ("done", "finished", "started")

@@ -71,7 +71,8 @@ def llama_tools_gateway(database_url: str, llama_tools: LlamaServer) -> Iterator
         yield gateway
 
 
-UPSTREAM_TIMEOUT = 3.0
+# Long enough for a token on a loaded 2-core machine, short enough to wait for once.
+UPSTREAM_TIMEOUT = 10.0
 
 
 @pytest.fixture

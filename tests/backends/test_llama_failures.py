@@ -30,7 +30,7 @@ def _stream_then(gateway: Gateway, after_deltas: int, act: Callable[[], None]) -
     deltas = 0
     # The client's own deadline is only a backstop: the gateway must end the stream first.
     with httpx.stream(
-        "POST", gateway.base_url + "/responses", json=LONG, timeout=UPSTREAM_TIMEOUT * 20
+        "POST", gateway.base_url + "/responses", json=LONG, timeout=UPSTREAM_TIMEOUT * 6
     ) as answer:
         for line in answer.iter_lines():
             if not line.startswith("data: {"):
@@ -41,6 +41,7 @@ def _stream_then(gateway: Gateway, after_deltas: int, act: Callable[[], None]) -
                 deltas += 1
                 if deltas == after_deltas:
                     act()
+    assert deltas >= after_deltas, f"the stream ended before {after_deltas} deltas: {events[-1]}"
     return events
 
 
