@@ -65,12 +65,7 @@ class UpstreamClient:
                     raise status_error(response.status, body, response.headers)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _unreachable(exc) from None
-        try:
-            parsed = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("The upstream answered with a body that is not JSON.") from None
-        if not isinstance(parsed, dict):
-            raise UpstreamError("The upstream answered with JSON that is not an object.")
+        parsed = _json_object(body, "a body")
         if parsed.get("error") and not parsed.get("choices"):
             raise error_from_body(None, parsed)  # an error said with a 200
         return parsed
@@ -137,18 +132,23 @@ class StreamProgress:
             return None
         if not data:
             return None
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("The upstream sent a stream chunk that is not JSON.") from None
-        if not isinstance(chunk, dict):
-            raise UpstreamError("The upstream sent a stream chunk that is not a JSON object.")
+        chunk = _json_object(data, "a stream chunk")
         if chunk.get("error"):
             raise error_from_body(None, chunk)
         choices = chunk.get("choices")
         if not self.finished and isinstance(choices, list) and choices:
             self.finished = isinstance(choices[0], dict) and bool(choices[0].get("finish_reason"))
         return chunk
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(f"The upstream sent {what} that is not JSON.") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamError(f"The upstream sent {what} that is not a JSON object.")
+    return parsed
 
 
 async def _body_then_release(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
