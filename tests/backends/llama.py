@@ -25,9 +25,9 @@ class LlamaInstall:
 
 def ensure_install() -> LlamaInstall:
     """Build llama-server and install the model once (minutes cold, seconds warm)."""
-    done = subprocess.run(
-        ["bash", str(ENSURE), sys.executable], check=True, capture_output=True, text=True
-    )
+    done = subprocess.run(["bash", str(ENSURE), sys.executable], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"{ENSURE.name} failed ({done.returncode}):\n{done.stderr[-4000:]}")
     server, model, template = done.stdout.split()
     return LlamaInstall(Path(server), Path(model), Path(template))
 
