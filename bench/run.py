@@ -31,6 +31,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stream_parsing
+import tool_mapping
 from httpclient import Connection, Result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -910,6 +911,9 @@ async def bench(
     say()
     say(f"Gateway memory: peak RSS (VmHWM) {hwm / 1024:.1f} MiB, current RSS {rss / 1024:.1f} MiB")
     say()
+    for line in tool_mapping.report(200 if args.quick else 2000):
+        say(line)
+    say()
     say("Upstream parsing, in process (bench/stream_parsing.py):")
     for line in stream_parsing.figures():
         say(f"  {line}")
@@ -975,6 +979,9 @@ def main() -> int:
     except Exception as exc:
         print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    import reasoning_phase  # bench/ is on the path when run as a script
+
+    reasoning_phase.main(args.quick)
     say(f"\n(total wall time {time.monotonic() - started:.0f}s)")
     return 0
 
