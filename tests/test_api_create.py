@@ -311,7 +311,8 @@ def test_parameters_reach_the_upstream(client: openai.OpenAI, upstream: Scripted
         "type": "json_schema",
         "json_schema": {"name": "thing", "schema": schema, "strict": True},
     }
-    assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert sent["tool_choice"] == "required"  # a named function: only it, required
+    assert [tool["function"]["name"] for tool in sent["tools"]] == ["get_weather"]
     assert sent["parallel_tool_calls"] is False
     assert "some_future_field" not in sent
     assert response.metadata == {"team": "core"}
@@ -324,6 +325,7 @@ def test_parameters_reach_the_upstream(client: openai.OpenAI, upstream: Scripted
     [
         ("none", "none", ["get_weather", "get_time"]),
         ("required", "required", ["get_weather", "get_time"]),
+        ({"type": "function", "name": "get_time"}, "required", ["get_time"]),
         (
             {
                 "type": "allowed_tools",
