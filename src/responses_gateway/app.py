@@ -10,15 +10,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from responses_gateway import __version__
-from responses_gateway.api import health, passthrough, responses
+from responses_gateway.api import conversations, health, passthrough, responses
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.config import Settings
 from responses_gateway.mcp import EgressPolicy, McpSessions
 from responses_gateway.orchestrator.turn_loop import Orchestrator
 from responses_gateway.sealing import sealer_from_settings
+from responses_gateway.service.conversation_turns import ConversationTurns
+from responses_gateway.service.conversations import ConversationsService
 from responses_gateway.service.history import HistoryCache
 from responses_gateway.service.responses_service import ResponsesService
+from responses_gateway.store.conversations import ConversationStore
 from responses_gateway.store.database import open_database
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.upstream import UpstreamClient
@@ -40,17 +43,26 @@ def create_app(settings: Settings) -> FastAPI:
             max_tool_rounds=settings.max_tool_rounds,
             max_tokens_param=settings.upstream_max_tokens_param,
         )
+        histories = HistoryCache(settings.history_cache_mb * 1024 * 1024)
+        conversation_store = ConversationStore(database)
         service = ResponsesService(
             ResponseStore(database),
             orchestrator,
             policy=EgressPolicy.from_settings(settings),
             default_approval=settings.mcp_default_approval,
-            history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
+            history_cache=histories,
+            conversations=ConversationTurns(conversation_store, histories),
         )
         sealer = sealer_from_settings(
             [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
         )
-        app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys), sealer)
+        app.state.gateway = Gateway(
+            service,
+            upstream,
+            tuple(settings.api_keys),
+            sealer,
+            ConversationsService(conversation_store),
+        )
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
         # they are never walked again; collections see only what requests create.
@@ -71,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(responses.router)
+    app.include_router(conversations.router)
     app.include_router(passthrough.router)
     app.include_router(health.router)
     return app

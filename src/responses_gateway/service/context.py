@@ -30,7 +30,7 @@ _ID_PREFIX = {
 FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
 
 
-def _normalise(item: BaseModel) -> dict[str, Any]:
+def normalise_item(item: BaseModel) -> dict[str, Any]:
     data = item.model_dump(exclude_none=True)
     if data["type"] == "message" and isinstance(data["content"], str):
         part: dict[str, Any] = {"type": "input_text", "text": data["content"]}
@@ -56,7 +56,7 @@ async def input_items(
             references.append((position, item.id))
             items.append({})
         else:
-            items.append(_normalise(item))
+            items.append(normalise_item(item))
     if references:
         await _resolve_references(items, references, history, find_items)
     _check_calls(history, items)

@@ -11,8 +11,6 @@ _UNSUPPORTED_INCLUDES = frozenset({"message.output_text.logprobs"})
 def refuse_unsupported_fields(request: CreateResponseRequest) -> None:
     if request.background:
         _refuse("background", "Background responses are not supported yet.")
-    if request.conversation is not None:
-        _refuse("conversation", "Conversations are not supported yet; use previous_response_id.")
     if request.prompt is not None:
         _refuse("prompt", "Stored prompt templates are not supported.")
     if request.context_management:

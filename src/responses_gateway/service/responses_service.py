@@ -33,6 +33,7 @@ from responses_gateway.orchestrator.turn_loop import (
 )
 from responses_gateway.schemas.request import CreateResponseRequest
 from responses_gateway.service.context import input_items
+from responses_gateway.service.conversation_turns import ConversationTurns, conversation_id_of
 from responses_gateway.service.history import EMPTY_HISTORY, History, HistoryCache
 from responses_gateway.service.refusals import refuse_unsupported_fields
 from responses_gateway.service.tools import approved_calls, build_catalog
@@ -72,6 +73,7 @@ class PreparedTurn:
     state: ResponseState
     history: History
     unverified: bool = False  # the cached previous response is confirmed live by the save
+    conversation: tuple[str, int] | None = None  # its id and the version its history is of
 
 
 class ResponsesService:
@@ -83,8 +85,10 @@ class ResponsesService:
         policy: EgressPolicy,
         default_approval: str,
         history_cache: HistoryCache,
+        conversations: ConversationTurns,
     ) -> None:
         self._store = store
+        self._conversations = conversations
         self._orchestrator = orchestrator
         self._policy = policy
         self._default_approval = default_approval
@@ -95,7 +99,11 @@ class ResponsesService:
         the one check a non-streamed create may leave to its save: see ``_history``)."""
         refuse_unsupported_fields(request)
         history, unverified = EMPTY_HISTORY, False
-        if request.previous_response_id is not None:
+        conversation_id, conversation = conversation_id_of(request), None
+        if conversation_id is not None:
+            history, version = await self._conversations.history(owner, conversation_id)
+            conversation = (conversation_id, version)
+        elif request.previous_response_id is not None:
             history, unverified = await self._history(
                 owner,
                 request.previous_response_id,
@@ -112,7 +120,9 @@ class ResponsesService:
         )
         turn = Turn(request, history, items, catalog, approved_calls(catalog, context, items))
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, echoed))
-        return PreparedTurn(turn, state, history, unverified)
+        if conversation_id is not None:
+            state.echo["conversation"] = {"id": conversation_id}
+        return PreparedTurn(turn, state, history, unverified, conversation)
 
     async def _history(
         self, owner: str, response_id: str, *, may_defer: bool
@@ -185,10 +195,16 @@ class ResponsesService:
         items = prepared.turn.items
         previous = prepared.turn.request.previous_response_id
         try:
+            if prepared.conversation is not None:
+                conversation_id, version = prepared.conversation
+                await self._conversations.save(
+                    owner, conversation_id, response, items, prepared.history, version
+                )
+                return
             size = await self._store.save(
                 owner, response, items, check_previous=prepared.unverified
             )
-        except StoreUnavailable:
+        except (StoreUnavailable, NotFound):  # NotFound: the conversation was deleted meanwhile
             if quiet:
                 return
             raise

@@ -51,7 +51,7 @@ _PREVIOUS_IS_LIVE = """(NOT :check_previous OR EXISTS (
         SELECT 1 FROM responses p
         WHERE p.id = :previous_response_id AND p.owner = :owner AND NOT p.deleted))"""
 
-_INSERT_RESPONSE = Query(
+INSERT_RESPONSE = Query(
     f"""
     INSERT INTO responses (id, owner, previous_response_id, created_at, status, model, deleted, data)
     SELECT :id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data
@@ -59,7 +59,7 @@ _INSERT_RESPONSE = Query(
     """
 )
 
-_INSERT_ITEM = Query(
+INSERT_ITEM = Query(
     """
     INSERT INTO response_items (response_id, position, kind, item_id, data)
     SELECT :response_id, :position, :kind, :item_id, :data
@@ -134,6 +134,46 @@ def _input_items(order: str, after: bool) -> Query:
     )
 
 
+def response_rows(
+    owner: str, response: dict[str, Any], input_items: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The parameters of a response's row and of its items' rows (input first, then output)."""
+    body = {key: value for key, value in response.items() if key != "output"}
+    row = {
+        "id": response["id"],
+        "owner": owner,
+        "previous_response_id": response.get("previous_response_id"),
+        "created_at": response["created_at"],
+        "status": response["status"],
+        "model": response["model"],
+        "data": orjson.dumps(body).decode(),
+        "check_previous": False,
+    }
+    items = [("input", item) for item in input_items]
+    items += [("output", item) for item in response["output"]]
+    rows = [
+        {
+            "response_id": response["id"],
+            "position": position,
+            "kind": kind,
+            "item_id": item.get("id") or "",
+            "data": orjson.dumps(item).decode(),
+        }
+        for position, (kind, item) in enumerate(items)
+    ]
+    return row, rows
+
+
+def item_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Item rows as the arrays PostgreSQL's one-statement save unnests."""
+    return {
+        "positions": [item["position"] for item in rows],
+        "kinds": [item["kind"] for item in rows],
+        "item_ids": [item["item_id"] for item in rows],
+        "datas": [item["data"] for item in rows],
+    }
+
+
 class ResponseStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -149,39 +189,12 @@ class ResponseStore:
         """Write a finished response, its input and its output, atomically; returns the size
         of the items written, in bytes. With ``check_previous``, nothing is written (and None
         returned) unless the previous response is still live."""
-        body = {key: value for key, value in response.items() if key != "output"}
-        row = {
-            "id": response["id"],
-            "owner": owner,
-            "previous_response_id": response.get("previous_response_id"),
-            "created_at": response["created_at"],
-            "status": response["status"],
-            "model": response["model"],
-            "data": orjson.dumps(body).decode(),
-            "check_previous": check_previous,
-        }
-        items = [("input", item) for item in input_items]
-        items += [("output", item) for item in response["output"]]
-        rows = [
-            {
-                "response_id": response["id"],
-                "position": position,
-                "kind": kind,
-                "item_id": item.get("id") or "",
-                "data": orjson.dumps(item).decode(),
-            }
-            for position, (kind, item) in enumerate(items)
-        ]
+        row, rows = response_rows(owner, response, input_items)
+        row["check_previous"] = check_previous
         if isinstance(self._db, SqliteDatabase):
-            written = (await self._db.write([(_INSERT_RESPONSE, [row]), (_INSERT_ITEM, rows)]))[0]
+            written = (await self._db.write([(INSERT_RESPONSE, [row]), (INSERT_ITEM, rows)]))[0]
         else:
-            columns = {
-                "positions": [item["position"] for item in rows],
-                "kinds": [item["kind"] for item in rows],
-                "item_ids": [item["item_id"] for item in rows],
-                "datas": [item["data"] for item in rows],
-            }
-            [(written,)] = await self._db.fetch(_SAVE_POSTGRES, row | columns)
+            [(written,)] = await self._db.fetch(_SAVE_POSTGRES, row | item_columns(rows))
         if not written:
             return None
         return sum(len(item["data"]) for item in rows)
