@@ -33,7 +33,11 @@ def test_create_retrieve_update_delete(client: openai.OpenAI) -> None:
     assert [item.type for item in items.data] == ["message"]
     assert _texts(items.data) == ["Hello!"]
     deleted = client.conversations.delete(created.id)
-    assert (deleted.id, deleted.object, deleted.deleted) == (created.id, "conversation.deleted", True)
+    assert (deleted.id, deleted.object, deleted.deleted) == (
+        created.id,
+        "conversation.deleted",
+        True,
+    )
     with pytest.raises(openai.NotFoundError):
         client.conversations.retrieve(created.id)
     with pytest.raises(openai.NotFoundError):
