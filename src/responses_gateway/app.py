@@ -10,13 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from responses_gateway import __version__
-from responses_gateway.api import conversations, health, passthrough, responses
+from responses_gateway.api import compaction, conversations, health, passthrough, responses
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.config import Settings
 from responses_gateway.mcp import EgressPolicy, McpSessions
 from responses_gateway.orchestrator.turn_loop import Orchestrator
 from responses_gateway.sealing import sealer_from_settings
+from responses_gateway.service.compaction import CompactionService
 from responses_gateway.service.conversation_turns import ConversationTurns
 from responses_gateway.service.conversations import ConversationsService
 from responses_gateway.service.history import HistoryCache
@@ -43,6 +44,9 @@ def create_app(settings: Settings) -> FastAPI:
             max_tool_rounds=settings.max_tool_rounds,
             max_tokens_param=settings.upstream_max_tokens_param,
         )
+        sealer = sealer_from_settings(
+            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+        )
         histories = HistoryCache(settings.history_cache_mb * 1024 * 1024)
         conversation_store = ConversationStore(database)
         service = ResponsesService(
@@ -52,9 +56,7 @@ def create_app(settings: Settings) -> FastAPI:
             default_approval=settings.mcp_default_approval,
             history_cache=histories,
             conversations=ConversationTurns(conversation_store, histories),
-        )
-        sealer = sealer_from_settings(
-            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+            sealer=sealer,
         )
         app.state.gateway = Gateway(
             service,
@@ -62,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
             tuple(settings.api_keys),
             sealer,
             ConversationsService(conversation_store),
+            CompactionService(service, upstream, sealer),
         )
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
@@ -82,6 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.include_router(compaction.router)  # before /responses/{id} can match /responses/compact
     app.include_router(responses.router)
     app.include_router(conversations.router)
     app.include_router(passthrough.router)

@@ -30,7 +30,14 @@ def agents_python() -> Path:
         if not stamp.exists():
             venv.create(VENV, with_pip=True, clear=True)
             subprocess.run(
-                [str(python), "-m", "pip", "install", "--quiet", f"openai-agents=={AGENTS_VERSION}"],
+                [
+                    str(python),
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    f"openai-agents=={AGENTS_VERSION}",
+                ],
                 check=True,
             )
             stamp.touch()
@@ -49,5 +56,7 @@ def run_scenario(script: str, base_url: str) -> Any:
     )
     if answer.returncode != 0:
         sys.stderr.write(answer.stderr)
-        raise AssertionError(f"agents scenario failed ({answer.returncode}): {answer.stderr[-2000:]}")
+        raise AssertionError(
+            f"agents scenario failed ({answer.returncode}): {answer.stderr[-2000:]}"
+        )
     return json.loads(answer.stdout.strip().splitlines()[-1])

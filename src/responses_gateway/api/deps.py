@@ -9,6 +9,7 @@ from fastapi import Request
 
 from responses_gateway.errors import Unauthorized
 from responses_gateway.sealing import Sealer
+from responses_gateway.service.compaction import CompactionService
 from responses_gateway.service.conversations import ConversationsService
 from responses_gateway.service.responses_service import ResponsesService, owner_of
 from responses_gateway.upstream import UpstreamClient
@@ -23,6 +24,7 @@ class Gateway:
     api_keys: tuple[str, ...]
     sealer: Sealer
     conversations: ConversationsService
+    compaction: CompactionService
 
 
 def gateway(request: Request) -> Gateway:

@@ -143,9 +143,11 @@ class ChatHistory(NamedTuple):
 def extend_chat(
     history: ChatHistory, items: Iterable[dict[str, Any]], mcp_names: McpNames
 ) -> ChatHistory:
-    """``history`` followed by one more turn's items."""
+    """``history`` followed by one more turn's items (from its compaction on, if it has one)."""
     approvals = dict(history.approvals)
-    messages = _convert(items, mcp_names, approvals)
+    messages, compacted = _convert(items, mcp_names, approvals)
+    if compacted:
+        return ChatHistory(tuple(messages), approvals)
     return ChatHistory((*history.messages, *messages), approvals)
 
 
@@ -161,18 +163,30 @@ def to_chat_messages(
     messages: list[ChatMessage] = (
         [{"role": "system", "content": instructions}] if instructions else []
     )
-    messages.extend(history.messages)
-    messages.extend(_convert(items, mcp_names, dict(history.approvals)))
+    converted, compacted = _convert(items, mcp_names, dict(history.approvals))
+    if not compacted:
+        messages.extend(history.messages)
+    messages.extend(converted)
     return messages
+
+
+COMPACTION_PREFIX = "Summary of the conversation so far:\n\n"
 
 
 def _convert(
     items: Iterable[dict[str, Any]], mcp_names: McpNames, approvals: dict[str, dict[str, Any]]
-) -> list[ChatMessage]:
+) -> tuple[list[ChatMessage], bool]:
+    """The items' messages, and whether a ``compaction`` item replaced all that came before
+    (its summary, opened by the service, stands in for it)."""
     builder = _Builder()
+    compacted = False
     for item in items:
         kind = item["type"]
-        if kind == "message":
+        if kind == "compaction":
+            builder = _Builder()
+            builder.plain({"role": "user", "content": COMPACTION_PREFIX + item["summary"]})
+            compacted = True
+        elif kind == "message":
             _message(builder, item)
         elif kind == "function_call":
             builder.call(item["call_id"], item["name"], item["arguments"])
@@ -195,4 +209,4 @@ def _convert(
                     f"{DENIED_TOOL_RESULT} {reason}" if reason else DENIED_TOOL_RESULT,
                 )
     builder.flush()
-    return builder.messages
+    return builder.messages, compacted

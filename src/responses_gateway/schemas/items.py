@@ -138,8 +138,17 @@ class McpApprovalResponseItem(_Item):
     reason: str | None = None
 
 
+class CompactionItem(_Item):
+    """A summary of everything before it, sealed by this gateway (``/v1/responses/compact``)."""
+
+    type: Literal["compaction"]
+    id: str | None = None
+    encrypted_content: str
+
+
 TAGS = frozenset(
     {
+        "compaction",
         "message",
         "function_call",
         "function_call_output",
@@ -179,7 +188,8 @@ InputItem = Annotated[
     | Annotated[McpListToolsItem, Tag("mcp_list_tools")]
     | Annotated[McpCallItem, Tag("mcp_call")]
     | Annotated[McpApprovalRequestItem, Tag("mcp_approval_request")]
-    | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")],
+    | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")]
+    | Annotated[CompactionItem, Tag("compaction")],
     Discriminator(
         _item_tag,
         custom_error_type="invalid_item",

@@ -25,6 +25,7 @@ _ID_PREFIX = {
     "mcp_call": "mcp",
     "mcp_approval_request": "mcpr",
     "mcp_approval_response": "mcpa",
+    "compaction": "cmp",
 }
 
 FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]

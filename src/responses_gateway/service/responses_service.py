@@ -32,6 +32,8 @@ from responses_gateway.orchestrator.turn_loop import (
     terminal_event,
 )
 from responses_gateway.schemas.request import CreateResponseRequest
+from responses_gateway.sealing import Sealer
+from responses_gateway.service.compaction_items import open_compactions
 from responses_gateway.service.context import input_items
 from responses_gateway.service.conversation_turns import ConversationTurns, conversation_id_of
 from responses_gateway.service.history import EMPTY_HISTORY, History, HistoryCache
@@ -86,9 +88,11 @@ class ResponsesService:
         default_approval: str,
         history_cache: HistoryCache,
         conversations: ConversationTurns,
+        sealer: Sealer,
     ) -> None:
         self._store = store
         self._conversations = conversations
+        self._sealer = sealer
         self._orchestrator = orchestrator
         self._policy = policy
         self._default_approval = default_approval
@@ -114,6 +118,7 @@ class ResponsesService:
             return await self._store.find_items(owner, ids)
 
         items = await input_items(request, history.items, find_items)
+        open_compactions(items, self._sealer)
         context = [*history.items, *items]
         catalog, echoed = await build_catalog(
             request, context, self._policy, self._default_approval
@@ -147,6 +152,11 @@ class ResponsesService:
         history = History.of(*found)
         self._histories.put(owner, response_id, history)
         return history, False
+
+    async def history_of(self, owner: str, response_id: str) -> History:
+        """The chain ending at ``response_id`` (checked live), for ``/responses/compact``."""
+        history, _ = await self._history(owner, response_id, may_defer=False)
+        return history
 
     def _refuse_previous(self, owner: str, response_id: str) -> NoReturn:
         self._histories.discard(owner, response_id)
