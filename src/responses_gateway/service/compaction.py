@@ -78,7 +78,7 @@ class CompactionService:
         completion = await self._upstream.complete({"model": body.model, "messages": messages})
         summary = _summary_text(completion)
         users = [
-            item
+            {**item, "status": item.get("status", "completed")}  # output items have a status
             for item in [*history.items, *items]
             if item.get("type") == "message" and item.get("role") == "user"
         ]
