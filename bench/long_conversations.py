@@ -11,6 +11,7 @@ import statistics
 from collections.abc import Callable
 
 import orjson
+
 from httpclient import Connection
 
 HOST = "127.0.0.1"

@@ -1,13 +1,6 @@
-"""``POST /v1/responses/compact``, and ``compaction`` items on input.
-
-A compaction is one upstream call: the conversation as the model would see it (the caller's
-``instructions`` first), then ``SUMMARY_PROMPT`` as the last user message. The answer's text is
-the summary. ``encrypted_content`` is that summary (with the model and the time) sealed with
-the gateway's key (``sealing.Sealer``, purpose ``"compaction"``): a client can hand it back but
-neither read nor forge it. A blob the gateway cannot open (OpenAI's, another deployment's, one
-sealed with a retired key) is a 400 that says so. Opened items keep their summary beside the
-blob (``summary``) while in the gateway and in its store, so a stored chain's compaction is
-converted without opening it again; the summary is the caller's own conversation.
+"""``POST /v1/responses/compact``: one upstream call, the conversation as the model would see it
+(the caller's ``instructions`` first) and then ``SUMMARY_PROMPT``; the answer's text is the
+summary, sealed into one ``compaction`` item (``service.compaction_items``).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from responses_gateway.sealing import Sealer
 from responses_gateway.service.compaction_items import open_compactions
 from responses_gateway.service.context import input_items
 from responses_gateway.service.conversation_turns import ConversationTurns, conversation_id_of
+from responses_gateway.service.conversations import item_list
 from responses_gateway.service.history import EMPTY_HISTORY, History, HistoryCache
 from responses_gateway.service.refusals import refuse_unsupported_fields
 from responses_gateway.service.tools import approved_calls, build_catalog
@@ -257,14 +258,7 @@ class ResponsesService:
         )
         if page is None:
             raise _not_found(response_id)
-        data, has_more = page
-        return {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": has_more,
-        }
+        return item_list(*page)
 
 
 def _not_found(response_id: str) -> NotFound:

@@ -99,13 +99,16 @@ _DELETE_ITEM = Query(
 
 # PostgreSQL appends in one statement (one round trip, atomic without BEGIN/COMMIT), as it saves
 # responses; ``positions`` are offsets from the first position handed out.
-_APPEND_POSTGRES = Query(
-    """
+_BUMP_CTE = """
     WITH conv AS (
         UPDATE conversations SET next_position = next_position + :count, version = version + 1
         WHERE id = :conversation_id::varchar AND owner = :owner::varchar
         RETURNING next_position - :count AS base, version
-    ), links AS (
+    )"""
+
+_APPEND_POSTGRES = Query(
+    f"""
+    {_BUMP_CTE}, links AS (
         INSERT INTO conversation_items
             (conversation_id, position, item_id, response_id, response_position, data)
         SELECT :conversation_id, conv.base + item.position, item.item_id, NULL, NULL, item.data
@@ -117,12 +120,8 @@ _APPEND_POSTGRES = Query(
 )
 
 _SAVE_RESPONSE_POSTGRES = Query(
-    """
-    WITH conv AS (
-        UPDATE conversations SET next_position = next_position + :count, version = version + 1
-        WHERE id = :conversation_id::varchar AND owner = :owner::varchar
-        RETURNING next_position - :count AS base, version
-    ), response AS (
+    f"""
+    {_BUMP_CTE}, response AS (
         INSERT INTO responses
             (id, owner, previous_response_id, created_at, status, model, deleted, data)
         SELECT :id::varchar, :owner, NULL, :created_at::bigint, :status::varchar,
