@@ -1,4 +1,4 @@
-"""conversations and their items (referencing the items responses store)
+"""conversations and their items (referencing the items responses store); responses.compacted
 
 Revision ID: 0002
 Revises: 0001
@@ -17,6 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("responses") as batch:
+        batch.add_column(
+            sa.Column("compacted", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
     op.create_table(
         "conversations",
         sa.Column("id", sa.String(64), nullable=False),
@@ -54,3 +58,5 @@ def downgrade() -> None:
     op.drop_index("ix_conversation_items_conversation_id", table_name="conversation_items")
     op.drop_table("conversation_items")
     op.drop_table("conversations")
+    with op.batch_alter_table("responses") as batch:
+        batch.drop_column("compacted")

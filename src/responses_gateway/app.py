@@ -15,6 +15,7 @@ from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.config import Settings
 from responses_gateway.mcp import EgressPolicy, McpSessions
+from responses_gateway.orchestrator.compaction_step import Compactor
 from responses_gateway.orchestrator.turn_loop import Orchestrator
 from responses_gateway.sealing import sealer_from_settings
 from responses_gateway.service.compaction import CompactionService
@@ -38,14 +39,15 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = await open_database(settings.database_url, pool_size=settings.database_pool_size)
         upstream = UpstreamClient(settings)
+        sealer = sealer_from_settings(
+            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+        )
         orchestrator = Orchestrator(
             upstream,
             lambda: McpSessions(settings),
             max_tool_rounds=settings.max_tool_rounds,
             max_tokens_param=settings.upstream_max_tokens_param,
-        )
-        sealer = sealer_from_settings(
-            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+            compactor=Compactor(upstream, sealer),
         )
         histories = HistoryCache(settings.history_cache_mb * 1024 * 1024)
         conversation_store = ConversationStore(database)
@@ -55,7 +57,7 @@ def create_app(settings: Settings) -> FastAPI:
             policy=EgressPolicy.from_settings(settings),
             default_approval=settings.mcp_default_approval,
             history_cache=histories,
-            conversations=ConversationTurns(conversation_store, histories),
+            conversations=ConversationTurns(conversation_store, histories, sealer),
             sealer=sealer,
         )
         app.state.gateway = Gateway(

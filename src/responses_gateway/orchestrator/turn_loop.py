@@ -21,6 +21,7 @@ from responses_gateway.errors import GatewayError
 from responses_gateway.events import Event
 from responses_gateway.mcp import McpSessions
 from responses_gateway.orchestrator.catalog import ToolCatalog, chat_tool_choice
+from responses_gateway.orchestrator.compaction_step import Compactor
 from responses_gateway.orchestrator.mcp_steps import (
     PlannedCall,
     list_new_servers,
@@ -56,6 +57,7 @@ class Turn:
     items: list[dict[str, Any]]  # this turn's input
     catalog: ToolCatalog
     approved: list[PlannedCall] = field(default_factory=list)
+    compact_only: bool = False  # a compaction_trigger: the response is one compaction item
 
 
 class Orchestrator:
@@ -66,8 +68,10 @@ class Orchestrator:
         *,
         max_tool_rounds: int,
         max_tokens_param: str,
+        compactor: Compactor | None = None,
     ) -> None:
         self._upstream = upstream
+        self._compactor = compactor
         self._sessions = sessions
         self._max_rounds = max_tool_rounds
         self._max_tokens_param = max_tokens_param
@@ -79,7 +83,9 @@ class Orchestrator:
         emit(events.lifecycle("created", state.snapshot()))
         emit(events.lifecycle("in_progress", state.snapshot()))
         try:
-            if turn.catalog.bindings:
+            if turn.compact_only:
+                await self._compact(turn, state, emit)
+            elif turn.catalog.bindings:
                 async with self._sessions() as sessions:
                     await self._loop(turn, state, emit, sessions)
             else:
@@ -88,6 +94,16 @@ class Orchestrator:
             fail(state, exc)
             return
         state.finish("incomplete" if state.incomplete_reason else "completed")
+
+    async def _compact(self, turn: Turn, state: ResponseState, emit: EventSink) -> None:
+        if self._compactor is None:
+            raise GatewayError("Compaction is not available.", code="compaction_unavailable")
+        names = turn.catalog.chat_names
+        request = turn.request
+        messages = to_chat_messages(
+            request.instructions, turn.history.chat(names), turn.items, names
+        )
+        await self._compactor.run(request.model, messages, state, emit)
 
     async def _loop(
         self, turn: Turn, state: ResponseState, emit: EventSink, sessions: McpSessions | None

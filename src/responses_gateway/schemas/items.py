@@ -146,9 +146,17 @@ class CompactionItem(_Item):
     encrypted_content: str
 
 
+class CompactionTriggerItem(_Item):
+    """Compact the context now, as this response (must be the last input item)."""
+
+    type: Literal["compaction_trigger"]
+    id: str | None = None
+
+
 TAGS = frozenset(
     {
         "compaction",
+        "compaction_trigger",
         "message",
         "function_call",
         "function_call_output",
@@ -189,7 +197,8 @@ InputItem = Annotated[
     | Annotated[McpCallItem, Tag("mcp_call")]
     | Annotated[McpApprovalRequestItem, Tag("mcp_approval_request")]
     | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")]
-    | Annotated[CompactionItem, Tag("compaction")],
+    | Annotated[CompactionItem, Tag("compaction")]
+    | Annotated[CompactionTriggerItem, Tag("compaction_trigger")],
     Discriminator(
         _item_tag,
         custom_error_type="invalid_item",

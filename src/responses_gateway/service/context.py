@@ -26,6 +26,7 @@ _ID_PREFIX = {
     "mcp_approval_request": "mcpr",
     "mcp_approval_response": "mcpa",
     "compaction": "cmp",
+    "compaction_trigger": "cmpt",
 }
 
 FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]

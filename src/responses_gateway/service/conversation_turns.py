@@ -18,6 +18,8 @@ from typing import Any
 
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.schemas.request import CreateResponseRequest
+from responses_gateway.sealing import Sealer
+from responses_gateway.service.compaction_items import open_compactions
 from responses_gateway.service.conversations import conversation_not_found
 from responses_gateway.service.history import History, HistoryCache
 from responses_gateway.store.conversations import ConversationStore
@@ -51,9 +53,10 @@ def _key(conversation_id: str, version: int) -> str:
 
 
 class ConversationTurns:
-    def __init__(self, store: ConversationStore, cache: HistoryCache) -> None:
+    def __init__(self, store: ConversationStore, cache: HistoryCache, sealer: Sealer) -> None:
         self._store = store
         self._cache = cache
+        self._sealer = sealer
 
     async def history(self, owner: str, conversation_id: str) -> tuple[History, int]:
         """The conversation's items as a history, and the version they are of."""
@@ -67,6 +70,7 @@ class ConversationTurns:
         if found is None:
             raise conversation_not_found(conversation_id, param="conversation")
         history = History.of(found.turns, found.size)
+        open_compactions(history.items, self._sealer, param="conversation")
         self._cache.put(owner, _key(conversation_id, found.version), history)
         return history, found.version
 
@@ -76,6 +80,7 @@ class ConversationTurns:
         conversation_id: str,
         response: dict[str, Any],
         input_items: list[dict[str, Any]],
+        output: list[dict[str, Any]],
         history: History,
         version: int,
     ) -> None:
@@ -86,5 +91,5 @@ class ConversationTurns:
         new_version, size = saved
         self._cache.discard(owner, _key(conversation_id, version))
         if new_version == version + 1:  # nothing else changed it since this turn read it
-            turn = [*input_items, *response["output"]]
+            turn = [*input_items, *output]  # the response's own items: compactions opened
             self._cache.put(owner, _key(conversation_id, new_version), history.extended(turn, size))

@@ -33,7 +33,7 @@ from responses_gateway.orchestrator.turn_loop import (
 )
 from responses_gateway.schemas.request import CreateResponseRequest
 from responses_gateway.sealing import Sealer
-from responses_gateway.service.compaction_items import open_compactions
+from responses_gateway.service.compaction_items import open_compactions, wants_compaction
 from responses_gateway.service.context import input_items
 from responses_gateway.service.conversation_turns import ConversationTurns, conversation_id_of
 from responses_gateway.service.conversations import item_list
@@ -120,11 +120,19 @@ class ResponsesService:
 
         items = await input_items(request, history.items, find_items)
         open_compactions(items, self._sealer)
+        compact_only = wants_compaction(items)
         context = [*history.items, *items]
         catalog, echoed = await build_catalog(
             request, context, self._policy, self._default_approval
         )
-        turn = Turn(request, history, items, catalog, approved_calls(catalog, context, items))
+        turn = Turn(
+            request,
+            history,
+            items,
+            catalog,
+            approved_calls(catalog, context, items),
+            compact_only=compact_only,
+        )
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, echoed))
         if conversation_id is not None:
             state.echo["conversation"] = {"id": conversation_id}
@@ -151,6 +159,7 @@ class ResponsesService:
         if found is None:
             raise previous_response_not_found(response_id)
         history = History.of(*found)
+        open_compactions(history.items, self._sealer, param="previous_response_id")
         self._histories.put(owner, response_id, history)
         return history, False
 
@@ -209,7 +218,13 @@ class ResponsesService:
             if prepared.conversation is not None:
                 conversation_id, version = prepared.conversation
                 await self._conversations.save(
-                    owner, conversation_id, response, items, prepared.history, version
+                    owner,
+                    conversation_id,
+                    response,
+                    items,
+                    prepared.state.output,
+                    prepared.history,
+                    version,
                 )
                 return
             size = await self._store.save(
@@ -231,7 +246,8 @@ class ResponsesService:
             # Only conversations are cached (a one-off response costs its first follow-up one
             # short query), and only their newest turn: chaining twice from one response
             # (a regenerate) reads the history from the database again.
-            history = prepared.history.extended([*items, *response["output"]], size)
+            # The state's output: the response's, with compactions still opened.
+            history = prepared.history.extended([*items, *prepared.state.output], size)
             self._histories.put(owner, response["id"], history)
             self._histories.discard(owner, previous)
 

@@ -123,9 +123,9 @@ _SAVE_RESPONSE_POSTGRES = Query(
     f"""
     {_BUMP_CTE}, response AS (
         INSERT INTO responses
-            (id, owner, previous_response_id, created_at, status, model, deleted, data)
+            (id, owner, previous_response_id, created_at, status, model, deleted, data, compacted)
         SELECT :id::varchar, :owner, NULL, :created_at::bigint, :status::varchar,
-            :model::varchar, FALSE, :data::text
+            :model::varchar, FALSE, :data::text, :compacted::boolean
         FROM conv
         RETURNING id
     ), items AS (

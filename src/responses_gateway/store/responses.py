@@ -15,16 +15,18 @@ import orjson
 
 from responses_gateway.store.database import Database, Query, SqliteDatabase
 
-# The chain from the newest response back to the first, then every item of it, oldest first.
-# Deleted ancestors still count (tombstones): only the response chained from must be live.
+# The chain from the newest response back to the first (or to the newest turn that holds a
+# compaction: nothing before it is sent), then every item of it, oldest first. Deleted
+# ancestors still count (tombstones): only the response chained from must be live.
 _HISTORY = Query(
     """
-    WITH RECURSIVE chain(id, prev, depth) AS (
-        SELECT id, previous_response_id, 0 FROM responses
+    WITH RECURSIVE chain(id, prev, depth, compacted) AS (
+        SELECT id, previous_response_id, 0, compacted FROM responses
         WHERE id = :id AND owner = :owner AND NOT deleted
         UNION ALL
-        SELECT r.id, r.previous_response_id, chain.depth + 1
+        SELECT r.id, r.previous_response_id, chain.depth + 1, r.compacted
         FROM responses r JOIN chain ON r.id = chain.prev
+        WHERE NOT chain.compacted
     )
     SELECT chain.depth, i.data FROM chain
     LEFT JOIN response_items i ON i.response_id = chain.id
@@ -53,8 +55,10 @@ _PREVIOUS_IS_LIVE = """(NOT :check_previous OR EXISTS (
 
 INSERT_RESPONSE = Query(
     f"""
-    INSERT INTO responses (id, owner, previous_response_id, created_at, status, model, deleted, data)
-    SELECT :id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data
+    INSERT INTO responses
+        (id, owner, previous_response_id, created_at, status, model, deleted, data, compacted)
+    SELECT :id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data,
+        :compacted
     WHERE {_PREVIOUS_IS_LIVE}
     """
 )
@@ -75,9 +79,10 @@ _SAVE_POSTGRES = Query(
     f"""
     WITH response AS (
         INSERT INTO responses
-            (id, owner, previous_response_id, created_at, status, model, deleted, data)
+            (id, owner, previous_response_id, created_at, status, model, deleted, data, compacted)
         SELECT :id::varchar, :owner::varchar, :previous_response_id::varchar,
-            :created_at::bigint, :status::varchar, :model::varchar, FALSE, :data::text
+            :created_at::bigint, :status::varchar, :model::varchar, FALSE, :data::text,
+            :compacted::boolean
         WHERE {_PREVIOUS_IS_LIVE}
         RETURNING id
     ), items AS (
@@ -157,11 +162,19 @@ def response_rows(
             "position": position,
             "kind": kind,
             "item_id": item.get("id") or "",
-            "data": orjson.dumps(item).decode(),
+            "data": orjson.dumps(_stored(item)).decode(),
         }
         for position, (kind, item) in enumerate(items)
     ]
+    row["compacted"] = any(item.get("type") == "compaction" for _, item in items)
     return row, rows
+
+
+def _stored(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as stored: a compaction's opened summary stays in memory, never in a row."""
+    if item.get("type") != "compaction":
+        return item
+    return {key: value for key, value in item.items() if key != "summary"}
 
 
 def item_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:

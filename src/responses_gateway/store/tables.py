@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData(
@@ -42,6 +43,8 @@ responses = Table(
     # Deleted responses stay as tombstones so that their descendants' history stays whole.
     Column("deleted", Boolean, nullable=False, default=False),
     Column("data", Text, nullable=False),  # the Response object without "output"
+    # Its items hold a compaction: the history query stops here (nothing before it is sent).
+    Column("compacted", Boolean, nullable=False, server_default=false()),
 )
 Index("ix_responses_previous_response_id", responses.c.previous_response_id)
 
