@@ -10,7 +10,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from responses_gateway import __version__
-from responses_gateway.api import compaction, conversations, health, passthrough, responses
+from responses_gateway.api import (
+    compaction,
+    conversations,
+    health,
+    input_tokens,
+    passthrough,
+    responses,
+)
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.config import Settings
@@ -22,10 +29,12 @@ from responses_gateway.service.compaction import CompactionService
 from responses_gateway.service.conversation_turns import ConversationTurns
 from responses_gateway.service.conversations import ConversationsService
 from responses_gateway.service.history import HistoryCache
+from responses_gateway.service.input_tokens import InputTokensService
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.store.conversations import ConversationStore
 from responses_gateway.store.database import open_database
 from responses_gateway.store.responses import ResponseStore
+from responses_gateway.tokenizer import TokenCounter
 from responses_gateway.upstream import UpstreamClient
 
 
@@ -67,6 +76,7 @@ def create_app(settings: Settings) -> FastAPI:
             sealer,
             ConversationsService(conversation_store),
             CompactionService(service, upstream, sealer),
+            InputTokensService(service, orchestrator, TokenCounter(upstream, settings.tokenizer)),
         )
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
@@ -87,7 +97,9 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     install_error_handlers(app)
-    app.include_router(compaction.router)  # before /responses/{id} can match /responses/compact
+    # Before /responses/{id} can match /responses/compact or /responses/input_tokens.
+    app.include_router(compaction.router)
+    app.include_router(input_tokens.router)
     app.include_router(responses.router)
     app.include_router(conversations.router)
     app.include_router(passthrough.router)

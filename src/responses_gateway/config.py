@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     # Keys for sealed blobs (encrypted reasoning, compaction items); the first seals, all open.
     sealing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     sealing_key_file: str = "./gateway.key"
+    # How input tokens are counted: found out on first use, or pinned (see tokenizer.py).
+    tokenizer: Literal["auto", "vllm", "llamacpp", "completion"] = "auto"
 
     @field_validator("database_url")
     @classmethod

@@ -80,6 +80,9 @@ class ScriptedUpstream:
         self.default: Script = Reply(content="Hello from the scripted upstream.")
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        # "vllm" or "llamacpp": answer that backend's /tokenize (and /apply-template); else 404.
+        self.tokenizer: str | None = None
+        self.tokenized: list[tuple[str, dict[str, Any]]] = []  # (path, body) of those calls
         self.cancelled = threading.Event()
         self.base_url = ""
 
@@ -92,6 +95,8 @@ class ScriptedUpstream:
         self.headers.clear()
         self.cancelled.clear()
         self.default = Reply(content="Hello from the scripted upstream.")
+        self.tokenizer = None
+        self.tokenized.clear()
 
     @property
     def last(self) -> dict[str, Any]:
@@ -110,6 +115,9 @@ class ScriptedUpstream:
             if not message.get("more_body"):
                 break
         path = scope["path"]
+        if path in ("/tokenize", "/apply-template"):
+            await self._tokenize(path, orjson.loads(body), send)
+            return
         if path.endswith("/models"):
             await _send_json(
                 send, 200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]}
@@ -134,6 +142,21 @@ class ScriptedUpstream:
         finally:
             watcher.cancel()
 
+    async def _tokenize(self, path: str, body: dict[str, Any], send: Send) -> None:
+        """vLLM's /tokenize takes messages; llama.cpp's takes a prompt from /apply-template."""
+        self.tokenized.append((path, body))
+        if self.tokenizer == "vllm" and path == "/tokenize":
+            count = scripted_token_count(render_template(body["messages"], body.get("tools")))
+            await _send_json(send, 200, {"count": count, "max_model_len": 4096, "tokens": []})
+        elif self.tokenizer == "llamacpp" and path == "/apply-template":
+            prompt = render_template(body["messages"], body.get("tools"))
+            await _send_json(send, 200, {"prompt": prompt})
+        elif self.tokenizer == "llamacpp":
+            tokens = list(range(scripted_token_count(body.get("content", ""))))  # as llama.cpp
+            await _send_json(send, 200, {"tokens": tokens})
+        else:
+            await _send_json(send, 404, {"error": {"message": "Not Found"}})
+
     async def _watch_disconnect(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
@@ -155,6 +178,19 @@ class ScriptedUpstream:
             data = b"data: " + orjson.dumps(chunk) + b"\n\n"
             await send({"type": "http.response.body", "body": data, "more_body": True})
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
+def render_template(messages: list[dict[str, Any]], tools: Any = None) -> str:
+    """The scripted chat template: one line per message, then the tools' JSON."""
+    lines = [f"<|{m['role']}|> {orjson.dumps(m.get('content')).decode()}" for m in messages]
+    if tools:
+        lines.append(orjson.dumps(tools).decode())
+    return "\n".join(lines) + "\n<|assistant|>"
+
+
+def scripted_token_count(text: str) -> int:
+    """The scripted tokenizer: one token per whitespace-separated piece."""
+    return len(text.split())
 
 
 async def _send_json(send: Send, status: int, body: Any) -> None:

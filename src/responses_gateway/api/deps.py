@@ -11,6 +11,7 @@ from responses_gateway.errors import Unauthorized
 from responses_gateway.sealing import Sealer
 from responses_gateway.service.compaction import CompactionService
 from responses_gateway.service.conversations import ConversationsService
+from responses_gateway.service.input_tokens import InputTokensService
 from responses_gateway.service.responses_service import ResponsesService, owner_of
 from responses_gateway.upstream import UpstreamClient
 
@@ -25,6 +26,7 @@ class Gateway:
     sealer: Sealer
     conversations: ConversationsService
     compaction: CompactionService
+    input_tokens: InputTokensService
 
 
 def gateway(request: Request) -> Gateway:

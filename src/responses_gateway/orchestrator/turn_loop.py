@@ -141,20 +141,7 @@ class Orchestrator:
         tools: list[dict[str, Any]],
     ) -> RoundWriter:
         request = turn.request
-        messages = to_chat_messages(
-            request.instructions,
-            turn.history.chat(turn.catalog.chat_names),
-            [*turn.items, *state.output],
-            turn.catalog.chat_names,
-        )
-        payload = chat_payload(
-            request,
-            messages,
-            tools,
-            choice,
-            stream=request.stream,
-            max_tokens_param=self._max_tokens_param,
-        )
+        payload = self.payload(turn, state.output, choice, tools)
         writer = RoundWriter(state, turn.catalog.is_server_tool)
         parser = ReplyParser()
         if request.stream:
@@ -172,6 +159,35 @@ class Orchestrator:
         state.add_usage(usage_from_chat(parser.usage))
         state.incomplete_reason = reason
         return writer
+
+    def payload(
+        self,
+        turn: Turn,
+        output: list[dict[str, Any]],
+        choice: str | dict[str, Any],
+        tools: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The chat request of a model round (also what ``input_tokens`` counts)."""
+        messages = to_chat_messages(
+            turn.request.instructions,
+            turn.history.chat(turn.catalog.chat_names),
+            [*turn.items, *output],
+            turn.catalog.chat_names,
+        )
+        return chat_payload(
+            turn.request,
+            messages,
+            tools,
+            choice,
+            stream=turn.request.stream,
+            max_tokens_param=self._max_tokens_param,
+        )
+
+    def first_payload(self, turn: Turn) -> dict[str, Any]:
+        """The first model round's chat request, with the tools known before any MCP listing."""
+        turn.catalog.build()
+        choice, tools = chat_tool_choice(turn.catalog, turn.request.tool_choice)
+        return self.payload(turn, [], choice, tools)
 
     async def _server_calls(
         self,
