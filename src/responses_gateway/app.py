@@ -26,13 +26,14 @@ from responses_gateway.orchestrator.compaction_step import Compactor
 from responses_gateway.orchestrator.turn_loop import Orchestrator
 from responses_gateway.sealing import sealer_from_settings
 from responses_gateway.service.compaction import CompactionService
+from responses_gateway.service.context_window import ContextWindow
 from responses_gateway.service.conversation_turns import ConversationTurns
 from responses_gateway.service.conversations import ConversationsService
 from responses_gateway.service.history import HistoryCache
 from responses_gateway.service.input_tokens import InputTokensService
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.store.conversations import ConversationStore
-from responses_gateway.store.database import open_database
+from responses_gateway.store.database import Database, open_database
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.tokenizer import TokenCounter
 from responses_gateway.upstream import UpstreamClient
@@ -48,36 +49,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = await open_database(settings.database_url, pool_size=settings.database_pool_size)
         upstream = UpstreamClient(settings)
-        sealer = sealer_from_settings(
-            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
-        )
-        orchestrator = Orchestrator(
-            upstream,
-            lambda: McpSessions(settings),
-            max_tool_rounds=settings.max_tool_rounds,
-            max_tokens_param=settings.upstream_max_tokens_param,
-            compactor=Compactor(upstream, sealer),
-        )
-        histories = HistoryCache(settings.history_cache_mb * 1024 * 1024)
-        conversation_store = ConversationStore(database)
-        service = ResponsesService(
-            ResponseStore(database),
-            orchestrator,
-            policy=EgressPolicy.from_settings(settings),
-            default_approval=settings.mcp_default_approval,
-            history_cache=histories,
-            conversations=ConversationTurns(conversation_store, histories, sealer),
-            sealer=sealer,
-        )
-        app.state.gateway = Gateway(
-            service,
-            upstream,
-            tuple(settings.api_keys),
-            sealer,
-            ConversationsService(conversation_store),
-            CompactionService(service, upstream, sealer),
-            InputTokensService(service, orchestrator, TokenCounter(upstream, settings.tokenizer)),
-        )
+        app.state.gateway = _gateway(settings, database, upstream)
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
         # they are never walked again; collections see only what requests create.
@@ -105,6 +77,41 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(passthrough.router)
     app.include_router(health.router)
     return app
+
+
+def _gateway(settings: Settings, database: Database, upstream: UpstreamClient) -> Gateway:
+    sealer = sealer_from_settings(
+        [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+    )
+    orchestrator = Orchestrator(
+        upstream,
+        lambda: McpSessions(settings),
+        max_tool_rounds=settings.max_tool_rounds,
+        max_tokens_param=settings.upstream_max_tokens_param,
+        compactor=Compactor(upstream, sealer),
+    )
+    counter = TokenCounter(upstream, settings.tokenizer)
+    histories = HistoryCache(settings.history_cache_mb * 1024 * 1024)
+    conversation_store = ConversationStore(database)
+    service = ResponsesService(
+        ResponseStore(database),
+        orchestrator,
+        policy=EgressPolicy.from_settings(settings),
+        default_approval=settings.mcp_default_approval,
+        history_cache=histories,
+        conversations=ConversationTurns(conversation_store, histories, sealer),
+        sealer=sealer,
+        window=ContextWindow(orchestrator, counter, upstream, settings.context_window),
+    )
+    return Gateway(
+        service,
+        upstream,
+        tuple(settings.api_keys),
+        sealer,
+        ConversationsService(conversation_store),
+        CompactionService(service, upstream, sealer),
+        InputTokensService(service, orchestrator, counter),
+    )
 
 
 def app_from_environment() -> FastAPI:

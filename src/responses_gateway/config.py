@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     sealing_key_file: str = "./gateway.key"
     # How input tokens are counted: found out on first use, or pinned (see tokenizer.py).
     tokenizer: Literal["auto", "vllm", "llamacpp", "completion"] = "auto"
+    # The model's context window for truncation "auto" when the upstream does not report one.
+    context_window: int | None = Field(default=None, ge=1)
 
     @field_validator("database_url")
     @classmethod

@@ -28,6 +28,7 @@ from responses_gateway.upstream import UpstreamClient
 
 Mode = Literal["auto", "vllm", "llamacpp", "completion"]
 _MISSING = (404, 405, 501)
+_ORDER: list[Mode] = ["vllm", "llamacpp", "completion"]
 
 
 class _NotHere(Exception):
@@ -38,6 +39,7 @@ class TokenCounter:
     def __init__(self, upstream: UpstreamClient, mode: Mode = "auto") -> None:
         self._upstream = upstream
         self._mode: Mode = mode
+        self._pinned = mode != "auto"
         self.context_window: int | None = None  # vLLM's /tokenize says max_model_len
 
     @property
@@ -46,9 +48,9 @@ class TokenCounter:
 
     async def count(self, payload: dict[str, Any]) -> int:
         """The prompt tokens of the chat request ``payload`` (its ``stream`` is ignored)."""
-        modes: list[Mode] = (
-            ["vllm", "llamacpp", "completion"] if self._mode == "auto" else [self._mode]
-        )
+        modes: list[Mode] = [self._mode] if self._pinned else _ORDER
+        if self._mode in _ORDER:  # the way that worked last, first
+            modes = [self._mode, *(mode for mode in _ORDER if mode != self._mode)]
         for mode in modes:
             try:
                 tokens = await self._count_with(mode, payload)

@@ -58,6 +58,7 @@ class Turn:
     catalog: ToolCatalog
     approved: list[PlannedCall] = field(default_factory=list)
     compact_only: bool = False  # a compaction_trigger: the response is one compaction item
+    compact_first: bool = False  # over context_management's threshold: compact, then answer
 
 
 class Orchestrator:
@@ -83,8 +84,10 @@ class Orchestrator:
         emit(events.lifecycle("created", state.snapshot()))
         emit(events.lifecycle("in_progress", state.snapshot()))
         try:
-            if turn.compact_only:
+            if turn.compact_only or turn.compact_first:
                 await self._compact(turn, state, emit)
+            if turn.compact_only:
+                pass
             elif turn.catalog.bindings:
                 async with self._sessions() as sessions:
                     await self._loop(turn, state, emit, sessions)
@@ -168,10 +171,15 @@ class Orchestrator:
         tools: list[dict[str, Any]],
     ) -> dict[str, Any]:
         """The chat request of a model round (also what ``input_tokens`` counts)."""
+        items = [*turn.items, *output]
+        if turn.compact_first and output:
+            # This response's own rounds see the summary, then its input verbatim; later turns
+            # see the summary (which covers that input) and what follows it.
+            items = [output[0], *turn.items, *output[1:]]
         messages = to_chat_messages(
             turn.request.instructions,
             turn.history.chat(turn.catalog.chat_names),
-            [*turn.items, *output],
+            items,
             turn.catalog.chat_names,
         )
         return chat_payload(

@@ -35,6 +35,7 @@ from responses_gateway.schemas.request import CreateResponseRequest
 from responses_gateway.sealing import Sealer
 from responses_gateway.service.compaction_items import open_compactions, wants_compaction
 from responses_gateway.service.context import input_items
+from responses_gateway.service.context_window import ContextWindow
 from responses_gateway.service.conversation_turns import ConversationTurns, conversation_id_of
 from responses_gateway.service.conversations import item_list
 from responses_gateway.service.history import EMPTY_HISTORY, History, HistoryCache
@@ -90,11 +91,13 @@ class ResponsesService:
         history_cache: HistoryCache,
         conversations: ConversationTurns,
         sealer: Sealer,
+        window: ContextWindow,
     ) -> None:
         self._store = store
         self._conversations = conversations
         self._sealer = sealer
         self._orchestrator = orchestrator
+        self._window = window
         self._policy = policy
         self._default_approval = default_approval
         self._histories = history_cache
@@ -133,6 +136,7 @@ class ResponsesService:
             approved_calls(catalog, context, items),
             compact_only=compact_only,
         )
+        await self._window.fit(turn)
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, echoed))
         if conversation_id is not None:
             state.echo["conversation"] = {"id": conversation_id}
