@@ -82,10 +82,20 @@ def test_context_management_is_checked(gateway: Gateway) -> None:
         assert answer.json()["error"]["param"] == param
 
 
-@pytest.fixture
-def small_window(database_url: str, upstream: ScriptedUpstream) -> Iterator[openai.OpenAI]:
-    upstream.tokenizer = "llamacpp"  # reports no context window: the setting decides
-    settings = gateway_settings(database_url, upstream.base_url, context_window=1000)
+@pytest.fixture(params=["setting", "llama.cpp /v1/models", "vLLM /v1/models"])
+def small_window(
+    request: pytest.FixtureRequest, database_url: str, upstream: ScriptedUpstream
+) -> Iterator[openai.OpenAI]:
+    """A 1000-token window, from the setting or from the backend's model list."""
+    upstream.tokenizer = "llamacpp"  # its /tokenize reports no window
+    overrides = {}
+    if request.param == "setting":
+        overrides["context_window"] = 1000
+    elif request.param.startswith("llama.cpp"):
+        upstream.models = [{"id": "m", "object": "model", "meta": {"n_ctx_train": 1000}}]
+    else:
+        upstream.models = [{"id": "m", "object": "model", "max_model_len": 1000}]
+    settings = gateway_settings(database_url, upstream.base_url, **overrides)
     with serve_in_thread(create_app(settings)) as url:
         yield Gateway(url, settings).client()
 

@@ -70,6 +70,7 @@ class Reply:
 
 
 Script = Reply | Callable[[dict[str, Any]], Reply]
+_MODELS = ({"id": "scripted", "object": "model"},)
 
 
 class ScriptedUpstream:
@@ -82,6 +83,7 @@ class ScriptedUpstream:
         self.headers: list[dict[str, str]] = []
         # "vllm" or "llamacpp": answer that backend's /tokenize (and /apply-template); else 404.
         self.tokenizer: str | None = None
+        self.models: list[dict[str, Any]] = list(_MODELS)  # what /v1/models lists
         self.tokenized: list[tuple[str, dict[str, Any]]] = []  # (path, body) of those calls
         self.cancelled = threading.Event()
         self.base_url = ""
@@ -97,6 +99,7 @@ class ScriptedUpstream:
         self.default = Reply(content="Hello from the scripted upstream.")
         self.tokenizer = None
         self.tokenized.clear()
+        self.models = list(_MODELS)
 
     @property
     def last(self) -> dict[str, Any]:
@@ -119,9 +122,7 @@ class ScriptedUpstream:
             await self._tokenize(path, orjson.loads(body), send)
             return
         if path.endswith("/models"):
-            await _send_json(
-                send, 200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]}
-            )
+            await _send_json(send, 200, {"object": "list", "data": self.models})
             return
         request = orjson.loads(body)
         self.requests.append(request)
