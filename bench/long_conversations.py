@@ -50,3 +50,45 @@ async def phase(port: int, say: Callable[[str], None], *, count: int, turns: int
         f"conversations: turns 1-{WINDOW} p50 {first_ms:.2f} ms; turns {turns - WINDOW + 1}-{turns} "
         f"p50 {last_ms:.2f} ms; ratio {ratio:.2f} (target <= {TARGET_RATIO:g}) {verdict}"
     )
+
+
+async def _create(conn: Connection, body: dict[str, object]) -> tuple[str, float]:
+    result = await conn.request("POST", "/v1/responses", orjson.dumps(body))
+    if result.status != 200:
+        raise RuntimeError(f"create: HTTP {result.status}")
+    return result.json()["id"], result.latency
+
+
+async def compacted_chain(port: int, *, turns: int = 500, samples: int = 20) -> tuple[float, float]:
+    """p50 of a turn 1 (a create with no history), and of the turn after a compaction that ends
+    a ``turns``-turn chain: every sample chains from the compacted response, so all but the
+    first read their history from the database, which stops at the compaction."""
+    conn = Connection(HOST, port)
+    try:
+        previous = None
+        for turn in range(turns):
+            body: dict[str, object] = {"model": "bench", "input": f"turn {turn}"}
+            if previous:
+                body["previous_response_id"] = previous
+            previous, _ = await _create(conn, body)
+        trigger = [{"type": "compaction_trigger"}]
+        compacted, _ = await _create(
+            conn, {"model": "bench", "input": trigger, "previous_response_id": previous}
+        )
+        firsts, nexts = [], []
+        for sample in range(samples):
+            firsts.append((await _create(conn, {"model": "bench", "input": "first"}))[1])
+            body = {"model": "bench", "input": f"next {sample}", "previous_response_id": compacted}
+            nexts.append((await _create(conn, body))[1])
+    finally:
+        conn.close()
+    return statistics.median(firsts) * 1000, statistics.median(nexts) * 1000
+
+
+async def compaction_phase(port: int, say: Callable[[str], None]) -> None:
+    say("running: a 500-turn chain, compacted, then its next turn (20 branches) ...")
+    first_ms, next_ms = await compacted_chain(port)
+    say(
+        f"compacted chain: turn 1 p50 {first_ms:.2f} ms; next turn after compacting 500 "
+        f"turns p50 {next_ms:.2f} ms ({next_ms / first_ms:.2f}x)"
+    )
