@@ -25,9 +25,18 @@ def _sent(upstream: ScriptedUpstream) -> list[tuple[str, object]]:
     return [(m["role"], m["content"]) for m in upstream.last["messages"]]
 
 
+@pytest.fixture
+def fresh(database_url: str, upstream: ScriptedUpstream) -> Iterator[openai.OpenAI]:
+    """A gateway of its own: a process remembers how its backend counts."""
+    settings = gateway_settings(database_url, upstream.base_url)
+    with serve_in_thread(create_app(settings)) as url:
+        yield Gateway(url, settings).client()
+
+
 def test_over_the_threshold_the_response_compacts_first(
-    client: openai.OpenAI, upstream: ScriptedUpstream
+    fresh: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
+    client = fresh
     upstream.tokenizer = "vllm"
     upstream.push(Reply(content="ok"), Reply(content="ok"))
     first = client.responses.create(model="m", input=LONG, context_management=MANAGED)  # type: ignore[arg-type]

@@ -60,6 +60,16 @@ class TokenCounter:
             return tokens
         raise UpstreamError("The upstream cannot count tokens.", code="tokenizer_unavailable")
 
+    async def learn_window(self, payload: dict[str, Any]) -> bool:
+        """Ask vLLM's /tokenize for the context window (nothing else is tried: no generation);
+        whether it is known now."""
+        if self.context_window is None and self._mode in ("auto", "vllm"):
+            try:
+                await self._count_with("vllm", payload)
+            except _NotHere:
+                return False
+        return self.context_window is not None
+
     async def _count_with(self, mode: Mode, payload: dict[str, Any]) -> int:
         chat = {k: v for k, v in payload.items() if k not in ("stream", "stream_options")}
         if mode == "vllm":

@@ -83,8 +83,10 @@ class ContextWindow:
 
     async def _truncate(self, turn: Turn) -> None:
         full = turn.history
-        tokens = await self._counter.count(self._orchestrator.first_payload(turn))
-        window = await self.window(turn.request.model)  # after a count: vLLM's says it
+        payload = self._orchestrator.first_payload(turn)
+        window = await self.window(turn.request.model)
+        if window is None and await self._counter.learn_window(payload):
+            window = await self.window(turn.request.model)
         if window is None:
             raise InvalidRequest(
                 "truncation 'auto' needs the model's context window: the upstream does not "
@@ -92,6 +94,7 @@ class ContextWindow:
                 param="truncation",
             )
         budget = window - (turn.request.max_output_tokens or 0)
+        tokens = await self._counter.count(payload)
         if tokens <= budget or not isinstance(full, History) or not full.turns:
             return
         low, high = 1, len(full.turns)  # the fewest oldest turns to drop
