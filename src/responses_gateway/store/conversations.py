@@ -21,6 +21,7 @@ from responses_gateway.store.database import Database, Query, SqliteDatabase
 from responses_gateway.store.responses import (
     INSERT_ITEM,
     INSERT_RESPONSE,
+    ITEMS_CTE,
     item_columns,
     response_rows,
 )
@@ -128,12 +129,7 @@ _SAVE_RESPONSE_POSTGRES = Query(
             :model::varchar, FALSE, :data::text, :compacted::boolean
         FROM conv
         RETURNING id
-    ), items AS (
-        INSERT INTO response_items (response_id, position, kind, item_id, data)
-        SELECT response.id, item.position, item.kind, item.item_id, item.data
-        FROM response, unnest(:positions::int[], :kinds::text[], :item_ids::text[], :datas::text[])
-            AS item(position, kind, item_id, data)
-    ), links AS (
+    ), {ITEMS_CTE}, links AS (
         INSERT INTO conversation_items
             (conversation_id, position, item_id, response_id, response_position, data)
         SELECT :conversation_id, conv.base + item.position, item.item_id, response.id,

@@ -71,6 +71,14 @@ INSERT_ITEM = Query(
     """
 )
 
+# The items of the response a PostgreSQL save statement inserted (its CTE ``response``).
+ITEMS_CTE = """items AS (
+        INSERT INTO response_items (response_id, position, kind, item_id, data)
+        SELECT response.id, item.position, item.kind, item.item_id, item.data
+        FROM response, unnest(:positions::int[], :kinds::text[], :item_ids::text[], :datas::text[])
+            AS item(position, kind, item_id, data)
+    )"""
+
 # PostgreSQL writes the response and its items in one statement: one round trip, atomic without
 # BEGIN and COMMIT. Measured: 0.6 ms less wall time and 0.4 ms less CPU per stored response than
 # the two-statement transaction, which SQLite keeps (it has no INSERT in WITH, and its writes cost
@@ -85,12 +93,7 @@ _SAVE_POSTGRES = Query(
             :compacted::boolean
         WHERE {_PREVIOUS_IS_LIVE}
         RETURNING id
-    ), items AS (
-        INSERT INTO response_items (response_id, position, kind, item_id, data)
-        SELECT response.id, item.position, item.kind, item.item_id, item.data
-        FROM response, unnest(:positions::int[], :kinds::text[], :item_ids::text[], :datas::text[])
-            AS item(position, kind, item_id, data)
-    )
+    ), {ITEMS_CTE}
     SELECT count(*) FROM response
     """
 )
