@@ -5,8 +5,8 @@ both decided on the backend's own count of the first model round's prompt
 - ``truncation: "auto"``: while the prompt plus ``max_output_tokens`` exceeds the model's
   context window, drop the oldest stored turns (a binary search: about log2(turns) counts). The
   window comes from the backend's ``/v1/models`` (vLLM's ``max_model_len``, llama.cpp's
-  ``meta.n_ctx_train``) or from vLLM's ``/tokenize``, else ``GATEWAY_CONTEXT_WINDOW``; with none
-  of these, the request is a 400. Only what is sent shrinks: the stored chain stays whole.
+  ``meta.n_ctx``, else ``meta.n_ctx_train``) or from vLLM's ``/tokenize``, else
+  ``GATEWAY_CONTEXT_WINDOW``; with none of these, the request is a 400. Only what is sent shrinks: the stored chain stays whole.
 - ``context_management: [{"type": "compaction", "compact_threshold": N}]``: when the prompt is
   over N tokens, the response compacts first (``Turn.compact_first``).
 
@@ -126,10 +126,13 @@ class ContextWindow:
         except (orjson.JSONDecodeError, AttributeError):
             return None
         for entry in models:
-            if isinstance(entry, dict) and entry.get("id") in (model, None) or len(models) == 1:
-                found = entry.get("max_model_len") or (entry.get("meta") or {}).get("n_ctx_train")
-                if isinstance(found, int) and found > 0:
-                    return found
+            # llama.cpp lists its one model under its file path, whatever name clients use.
+            if not isinstance(entry, dict) or (entry.get("id") != model and len(models) > 1):
+                continue
+            meta = entry.get("meta") or {}
+            found = entry.get("max_model_len") or meta.get("n_ctx") or meta.get("n_ctx_train")
+            if isinstance(found, int) and found > 0:
+                return found
         return None
 
 
