@@ -6,7 +6,8 @@ both decided on the backend's own count of the first model round's prompt
   context window, drop the oldest stored turns (a binary search: about log2(turns) counts). The
   window comes from the backend's ``/v1/models`` (vLLM's ``max_model_len``, llama.cpp's
   ``meta.n_ctx``, else ``meta.n_ctx_train``) or from vLLM's ``/tokenize``, else
-  ``GATEWAY_CONTEXT_WINDOW``; with none of these, the request is a 400. Only what is sent shrinks: the stored chain stays whole.
+  ``GATEWAY_CONTEXT_WINDOW``; with none of these, the request is a 400.
+  Only what is sent shrinks: the stored chain stays whole.
 - ``context_management: [{"type": "compaction", "compact_threshold": N}]``: when the prompt is
   over N tokens, the response compacts first (``Turn.compact_first``).
 
