@@ -30,6 +30,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tool_mapping
 from httpclient import Connection, Result
 from long_conversations import compaction_phase
 from long_conversations import phase as conversations_phase
@@ -912,6 +913,9 @@ async def bench(
     say("  * SDK client in the driver with one reused httpx2 client (no SSL context per session)")
     say()
     say(f"Gateway memory: peak RSS (VmHWM) {hwm / 1024:.1f} MiB, current RSS {rss / 1024:.1f} MiB")
+    say()
+    for line in tool_mapping.report(200 if args.quick else 2000):
+        say(line)
 
 
 def main() -> int:
@@ -974,6 +978,9 @@ def main() -> int:
     except Exception as exc:
         print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    import reasoning_phase  # bench/ is on the path when run as a script
+
+    reasoning_phase.main(args.quick)
     say(f"\n(total wall time {time.monotonic() - started:.0f}s)")
     return 0
 

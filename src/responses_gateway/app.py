@@ -22,6 +22,8 @@ from responses_gateway.api import (
 )
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
+from responses_gateway.chat.reasoning import ReasoningReplay
+from responses_gateway.chat.shaping import ChatStyle
 from responses_gateway.config import Settings
 from responses_gateway.lifecycle import Lifecycle, process_lifecycle
 from responses_gateway.mcp import EgressPolicy, McpSessions
@@ -39,12 +41,14 @@ from responses_gateway.service.history import HistoryCache
 from responses_gateway.service.input_tokens import InputTokensService
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.service.retention import purge_periodically
+from responses_gateway.service.tool_shapes import HostedToolPolicy
 from responses_gateway.store.conversations import ConversationStore
 from responses_gateway.store.database import Database, open_database
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.store.retention import RetentionStore
 from responses_gateway.tokenizer import TokenCounter
 from responses_gateway.upstream import UpstreamClient
+from responses_gateway.web_search import web_searcher
 
 
 def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAPI:
@@ -114,6 +118,9 @@ def _gateway(settings: Settings, database: Database, upstream: UpstreamClient) -
         max_tool_rounds=settings.max_tool_rounds,
         max_tokens_param=settings.upstream_max_tokens_param,
         compactor=Compactor(observed, sealer),
+        replay=ReasoningReplay(sealer),
+        style=ChatStyle(settings.upstream_reasoning_replay, settings.upstream_late_system),
+        web_search=web_searcher(settings),
     )
     counter = TokenCounter(upstream, settings.tokenizer)
     histories = HistoryCache(settings.history_cache_mb * 1024 * 1024)
@@ -127,6 +134,7 @@ def _gateway(settings: Settings, database: Database, upstream: UpstreamClient) -
         conversations=ConversationTurns(conversation_store, histories, sealer),
         sealer=sealer,
         window=ContextWindow(orchestrator, counter, upstream, settings.context_window),
+        hosted=HostedToolPolicy(settings.hosted_tools, bool(settings.web_search_url)),
     )
     return Gateway(
         service,
