@@ -33,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import stream_parsing
 import tool_mapping
 from httpclient import Connection, Result
+from long_conversations import compaction_phase
+from long_conversations import phase as conversations_phase
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -682,6 +684,8 @@ async def bench(
     async with profiled(args.profile, "chains", pid):
         per_turn = await chains(gw_port, profile.chains, profile.chain_turns)
     chain_cpu = (cpu_seconds(pid) - cpu0) / (profile.chains * profile.chain_turns)
+    await conversations_phase(gw_port, say, count=1 if args.quick else 3)
+    await compaction_phase(gw_port, say)
 
     say("running: MCP round trips ...")
     mcp_url = f"http://{HOST}:{mcp_port}/mcp"

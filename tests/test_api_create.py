@@ -369,7 +369,7 @@ def test_json_object_format(client: openai.OpenAI, upstream: ScriptedUpstream) -
         ({"model": "m", "input": "x", "tools": [{"name": "f"}]}, "tools[0].type"),
         ({"model": "m", "input": "x", "background": True}, "background"),
         ({"model": "m", "input": "x", "truncation": "auto"}, "truncation"),
-        ({"model": "m", "input": "x", "conversation": "conv_1"}, "conversation"),
+        ({"model": "m", "input": "x", "conversation": {"id": 5}}, "conversation"),
         (
             {"model": "m", "input": "x", "tool_choice": {"type": "function", "name": "nope"}},
             "tool_choice",

@@ -25,12 +25,6 @@ CACHE = Path(os.environ.get("RESPONSES_GATEWAY_CACHE", Path.home() / ".cache/res
 SUITE = CACHE / f"openresponses-{COMMIT}" / "suite"
 INSTALL = Path(__file__).parent / "openresponses" / "install.sh"
 
-COMPACTION = "needs /v1/responses/compact (issue 9, the `long` engineer's branch)"
-EXPECTED_FAILURES = {
-    "compact-response": COMPACTION,
-    "compact-missing-model": COMPACTION,
-    "websocket-compact-new-chain": COMPACTION,
-}
 TESTS = [
     "basic-response",
     "assistant-phase",
@@ -95,18 +89,7 @@ def results(bun: str, gateway: Gateway, upstream_server: ScriptedUpstream) -> di
     return {result["id"]: result for result in report["results"]}
 
 
-@pytest.mark.parametrize(
-    "test_id",
-    [
-        pytest.param(
-            test_id,
-            marks=pytest.mark.xfail(reason=EXPECTED_FAILURES[test_id], strict=False),
-        )
-        if test_id in EXPECTED_FAILURES
-        else test_id
-        for test_id in TESTS
-    ],
-)
+@pytest.mark.parametrize("test_id", TESTS)
 def test_open_responses(results: dict[str, Any], test_id: str) -> None:
     result = results[test_id]
     assert result["status"] == "passed", result.get("errors")

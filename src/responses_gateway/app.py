@@ -11,7 +11,16 @@ import anyio
 from fastapi import FastAPI
 
 from responses_gateway import __version__
-from responses_gateway.api import health, metrics, passthrough, responses, websocket
+from responses_gateway.api import (
+    compaction,
+    conversations,
+    health,
+    input_tokens,
+    metrics,
+    passthrough,
+    responses,
+    websocket,
+)
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.api.limits import Limits, RequestBodies
@@ -24,15 +33,23 @@ from responses_gateway.mcp import EgressPolicy, McpSessions
 from responses_gateway.observability import tracing
 from responses_gateway.observability.access import AccessLayer
 from responses_gateway.observability.observed_upstream import ObservedUpstream
+from responses_gateway.orchestrator.compaction_step import Compactor
 from responses_gateway.orchestrator.turn_loop import Orchestrator
 from responses_gateway.sealing import sealer_from_settings
+from responses_gateway.service.compaction import CompactionService
+from responses_gateway.service.context_window import ContextWindow
+from responses_gateway.service.conversation_turns import ConversationTurns
+from responses_gateway.service.conversations import ConversationsService
 from responses_gateway.service.history import HistoryCache
+from responses_gateway.service.input_tokens import InputTokensService
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.service.retention import purge_periodically
 from responses_gateway.service.tool_shapes import HostedToolPolicy
-from responses_gateway.store.database import open_database
+from responses_gateway.store.conversations import ConversationStore
+from responses_gateway.store.database import Database, open_database
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.store.retention import RetentionStore
+from responses_gateway.tokenizer import TokenCounter
 from responses_gateway.transport.connection import ConnectionLimits
 from responses_gateway.upstream import UpstreamClient
 from responses_gateway.web_search import web_searcher
@@ -50,33 +67,7 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
         database = await open_database(settings.database_url, pool_size=settings.database_pool_size)
         tracing.configure(content=settings.otel_capture_content)
         upstream = UpstreamClient(settings)
-        sealer = sealer_from_settings(
-            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
-        )
-        orchestrator = Orchestrator(
-            ObservedUpstream(upstream),
-            lambda: McpSessions(settings),
-            max_tool_rounds=settings.max_tool_rounds,
-            max_tokens_param=settings.upstream_max_tokens_param,
-            replay=ReasoningReplay(sealer),
-            style=ChatStyle(settings.upstream_reasoning_replay, settings.upstream_late_system),
-            web_search=web_searcher(settings),
-        )
-        service = ResponsesService(
-            ResponseStore(database),
-            orchestrator,
-            policy=EgressPolicy.from_settings(settings),
-            default_approval=settings.mcp_default_approval,
-            history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
-            hosted=HostedToolPolicy(settings.hosted_tools, bool(settings.web_search_url)),
-        )
-        app.state.gateway = Gateway(
-            service,
-            upstream,
-            tuple(settings.api_keys),
-            sealer,
-            websocket=ConnectionLimits.from_settings(settings),
-        )
+        app.state.gateway = _gateway(settings, database, upstream)
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
         # they are never walked again; collections see only what requests create.
@@ -112,12 +103,57 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
     install_openapi(app)
     app.state.lifecycle = life
     app.add_middleware(AccessLayer, lifecycle=life)  # outermost: it sees refusals too
+    # Before /responses/{id} can match /responses/compact or /responses/input_tokens.
+    app.include_router(compaction.router)
+    app.include_router(input_tokens.router)
     app.include_router(responses.router)
     app.include_router(websocket.router)
+    app.include_router(conversations.router)
     app.include_router(passthrough.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     return app
+
+
+def _gateway(settings: Settings, database: Database, upstream: UpstreamClient) -> Gateway:
+    sealer = sealer_from_settings(
+        [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+    )
+    observed = ObservedUpstream(upstream)
+    orchestrator = Orchestrator(
+        observed,
+        lambda: McpSessions(settings),
+        max_tool_rounds=settings.max_tool_rounds,
+        max_tokens_param=settings.upstream_max_tokens_param,
+        compactor=Compactor(observed, sealer),
+        replay=ReasoningReplay(sealer),
+        style=ChatStyle(settings.upstream_reasoning_replay, settings.upstream_late_system),
+        web_search=web_searcher(settings),
+    )
+    counter = TokenCounter(upstream, settings.tokenizer)
+    histories = HistoryCache(settings.history_cache_mb * 1024 * 1024)
+    conversation_store = ConversationStore(database)
+    service = ResponsesService(
+        ResponseStore(database),
+        orchestrator,
+        policy=EgressPolicy.from_settings(settings),
+        default_approval=settings.mcp_default_approval,
+        history_cache=histories,
+        conversations=ConversationTurns(conversation_store, histories, sealer),
+        sealer=sealer,
+        window=ContextWindow(orchestrator, counter, upstream, settings.context_window),
+        hosted=HostedToolPolicy(settings.hosted_tools, bool(settings.web_search_url)),
+    )
+    return Gateway(
+        service,
+        upstream,
+        tuple(settings.api_keys),
+        sealer,
+        ConversationsService(conversation_store),
+        CompactionService(service, upstream, sealer),
+        InputTokensService(service, orchestrator, counter),
+        websocket=ConnectionLimits.from_settings(settings),
+    )
 
 
 def app_from_environment() -> FastAPI:

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # Keys for sealed blobs (encrypted reasoning, compaction items); the first seals, all open.
     sealing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     sealing_key_file: str = "./gateway.key"
+    # How input tokens are counted: found out on first use, or pinned (see tokenizer.py).
+    tokenizer: Literal["auto", "vllm", "llamacpp", "completion"] = "auto"
+    # The model's context window for truncation "auto" when the upstream does not report one.
+    context_window: int | None = Field(default=None, ge=1)
 
     # WebSocket mode (GET /v1/responses upgraded): per-connection bounds.
     ws_max_lanes: int = Field(default=8, ge=1)

@@ -116,6 +116,12 @@ class UpstreamClient:
                 "(no finish_reason and no [DONE])."
             )
 
+    async def post_root(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """``POST`` beside ``/v1`` (``/tokenize``, ``/apply-template``): status and body."""
+        root = self._base.removesuffix("/").removesuffix("/v1") + "/"
+        async with self._session.post(root + path, data=body, headers=_JSON) as response:
+            return response.status, await response.read()
+
     async def relay(self, method: str, path: str, body: bytes | None = None) -> Relayed:
         """Pass a request through unchanged (``/v1/models``, ``/v1/chat/completions``)."""
         try:

@@ -11,11 +11,11 @@ from responses_gateway.store.database import Database, Query, Row, open_database
 T = TypeVar("T")
 
 
-def with_database(url: str, work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run ``work`` on a fresh connection to ``url`` (from sync test code)."""
+def with_database(url: str, work: Callable[[Database], Awaitable[T]], *, pool_size: int = 1) -> T:
+    """Run ``work`` on a fresh connection (or pool) to ``url`` (from sync test code)."""
 
     async def run() -> T:
-        database = await open_database(url, pool_size=1)
+        database = await open_database(url, pool_size=pool_size)
         try:
             return await work(database)
         finally:

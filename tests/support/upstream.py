@@ -79,6 +79,7 @@ class Reply:
 
 
 Script = Reply | Callable[[dict[str, Any]], Reply]
+_MODELS = ({"id": "scripted", "object": "model"},)
 
 
 class ScriptedUpstream:
@@ -89,6 +90,10 @@ class ScriptedUpstream:
         self.default: Script = Reply(content="Hello from the scripted upstream.")
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        # "vllm" or "llamacpp": answer that backend's /tokenize (and /apply-template); else 404.
+        self.tokenizer: str | None = None
+        self.models: list[dict[str, Any]] = list(_MODELS)  # what /v1/models lists
+        self.tokenized: list[tuple[str, dict[str, Any]]] = []  # (path, body) of those calls
         self.cancelled = threading.Event()
         self.base_url = ""
 
@@ -101,6 +106,9 @@ class ScriptedUpstream:
         self.headers.clear()
         self.cancelled.clear()
         self.default = Reply(content="Hello from the scripted upstream.")
+        self.tokenizer = None
+        self.tokenized.clear()
+        self.models = list(_MODELS)
 
     @property
     def last(self) -> dict[str, Any]:
@@ -119,10 +127,11 @@ class ScriptedUpstream:
             if not message.get("more_body"):
                 break
         path = scope["path"]
+        if path in ("/tokenize", "/apply-template"):
+            await self._tokenize(path, orjson.loads(body), send)
+            return
         if path.endswith("/models"):
-            await _send_json(
-                send, 200, {"object": "list", "data": [{"id": "scripted", "object": "model"}]}
-            )
+            await _send_json(send, 200, {"object": "list", "data": self.models})
             return
         request = orjson.loads(body)
         self.requests.append(request)
@@ -142,6 +151,21 @@ class ScriptedUpstream:
                 await _send_json(send, 200, _completion(reply, request), reply.headers)
         finally:
             watcher.cancel()
+
+    async def _tokenize(self, path: str, body: dict[str, Any], send: Send) -> None:
+        """vLLM's /tokenize takes messages; llama.cpp's takes a prompt from /apply-template."""
+        self.tokenized.append((path, body))
+        if self.tokenizer == "vllm" and path == "/tokenize":
+            count = scripted_token_count(render_template(body["messages"], body.get("tools")))
+            await _send_json(send, 200, {"count": count, "max_model_len": 4096, "tokens": []})
+        elif self.tokenizer == "llamacpp" and path == "/apply-template":
+            prompt = render_template(body["messages"], body.get("tools"))
+            await _send_json(send, 200, {"prompt": prompt})
+        elif self.tokenizer == "llamacpp":
+            tokens = list(range(scripted_token_count(body.get("content", ""))))  # as llama.cpp
+            await _send_json(send, 200, {"tokens": tokens})
+        else:
+            await _send_json(send, 404, {"error": {"message": "Not Found"}})
 
     async def _watch_disconnect(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -185,6 +209,19 @@ def _headers(content_type: str, extra: dict[str, str]) -> list[tuple[bytes, byte
     return [(b"content-type", content_type.encode())] + [
         (name.encode(), value.encode()) for name, value in extra.items()
     ]
+
+
+def render_template(messages: list[dict[str, Any]], tools: Any = None) -> str:
+    """The scripted chat template: one line per message, then the tools' JSON."""
+    lines = [f"<|{m['role']}|> {orjson.dumps(m.get('content')).decode()}" for m in messages]
+    if tools:
+        lines.append(orjson.dumps(tools).decode())
+    return "\n".join(lines) + "\n<|assistant|>"
+
+
+def scripted_token_count(text: str) -> int:
+    """The scripted tokenizer: one token per whitespace-separated piece."""
+    return len(text.split())
 
 
 async def _send_json(

@@ -9,6 +9,9 @@ from starlette.requests import HTTPConnection
 
 from responses_gateway.errors import Unauthorized
 from responses_gateway.sealing import Sealer
+from responses_gateway.service.compaction import CompactionService
+from responses_gateway.service.conversations import ConversationsService
+from responses_gateway.service.input_tokens import InputTokensService
 from responses_gateway.service.responses_service import ResponsesService, owner_of
 from responses_gateway.transport.connection import ConnectionLimits
 from responses_gateway.upstream import UpstreamClient
@@ -22,6 +25,9 @@ class Gateway:
     upstream: UpstreamClient
     api_keys: tuple[str, ...]
     sealer: Sealer
+    conversations: ConversationsService
+    compaction: CompactionService
+    input_tokens: InputTokensService
     websocket: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 

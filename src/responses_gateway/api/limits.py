@@ -75,13 +75,15 @@ def too_many_items(cap: int) -> InvalidRequest:
 
 @functools.cache
 def _with_item_limit(model: type[Model], max_items: int) -> type[Model]:
-    annotation = model.model_fields["input"].annotation
+    field = model.model_fields["input"]
+    annotation = field.annotation
     branches = tuple(
         Annotated[branch, Field(max_length=max_items)] if get_origin(branch) is list else branch
         for branch in get_args(annotation) or (annotation,)
     )
     bounded: Any = Union[branches]  # noqa: UP007 (a runtime union of computed branches)
-    return create_model(model.__name__, __base__=model, input=(bounded, ...))
+    default = ... if field.is_required() else field.default  # /compact's input is optional
+    return create_model(model.__name__, __base__=model, input=(bounded, default))
 
 
 class BodyRefused(Exception):

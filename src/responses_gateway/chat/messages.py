@@ -136,9 +136,11 @@ def extend_chat(
     mcp_names: McpNames,
     replay: ReasoningReplay = NO_REPLAY,
 ) -> ChatHistory:
-    """``history`` followed by one more turn's items."""
+    """``history`` followed by one more turn's items (from its compaction on, if it has one)."""
     approvals = dict(history.approvals)
-    messages = _convert(items, mcp_names, approvals, replay)
+    messages, compacted = _convert(items, mcp_names, approvals, replay)
+    if compacted:
+        return ChatHistory(tuple(messages), approvals)
     return ChatHistory((*history.messages, *messages), approvals)
 
 
@@ -151,10 +153,15 @@ def to_chat_messages(
     style: ChatStyle = DEFAULT_STYLE,
 ) -> list[ChatMessage]:
     """The ``messages`` of a chat request: this turn's instructions (never inherited), the
-    earlier turns, then this turn's items, shaped for chat templates by ``style``;
-    ``mcp_names`` maps (server_label, tool) to the name the model saw."""
-    converted = _convert(items, mcp_names, dict(history.approvals), replay)
-    return shape_messages(instructions, [*history.messages, *converted], style)
+    earlier turns (none before a compaction in this turn's items), then this turn's items,
+    shaped for chat templates by ``style``; ``mcp_names`` maps (server_label, tool) to the name
+    the model saw."""
+    converted, compacted = _convert(items, mcp_names, dict(history.approvals), replay)
+    earlier = () if compacted else history.messages
+    return shape_messages(instructions, [*earlier, *converted], style)
+
+
+COMPACTION_PREFIX = "Summary of the conversation so far:\n\n"
 
 
 def _convert(
@@ -162,8 +169,11 @@ def _convert(
     mcp_names: McpNames,
     approvals: dict[str, dict[str, Any]],
     replay: ReasoningReplay,
-) -> list[ChatMessage]:
+) -> tuple[list[ChatMessage], bool]:
+    """The items' messages, and whether a ``compaction`` item replaced all that came before
+    (its summary, opened by the service, stands in for it)."""
     builder = _Builder()
+    compacted, items = _from_last_compaction(builder, items)
     for item in items:
         kind = item["type"]
         if kind == "message":
@@ -202,4 +212,18 @@ def _convert(
                     f"{DENIED_TOOL_RESULT} {reason}" if reason else DENIED_TOOL_RESULT,
                 )
     builder.flush()
-    return builder.messages
+    return builder.messages, compacted
+
+
+def _from_last_compaction(
+    builder: _Builder, items: Iterable[dict[str, Any]]
+) -> tuple[bool, list[dict[str, Any]]]:
+    """Start from the last ``compaction`` item: its summary stands in for all before it. Whether
+    there was one, and the items after it."""
+    items = list(items)
+    for position in range(len(items) - 1, -1, -1):
+        if items[position]["type"] == "compaction":
+            summary = items[position]["summary"]
+            builder.plain({"role": "user", "content": COMPACTION_PREFIX + summary})
+            return True, items[position + 1 :]
+    return False, items

@@ -199,6 +199,13 @@ class ResponseState:
             else None,
         }
         response.update(self.echo)
-        response["output"] = list(self.output)
+        response["output"] = [_shown(item) for item in self.output]
         response["usage"] = self.usage()
         return response
+
+
+def _shown(item: dict[str, Any]) -> dict[str, Any]:
+    """An output item as answered and stored: a compaction's opened summary stays in memory."""
+    if item.get("type") != "compaction":
+        return item
+    return {key: value for key, value in item.items() if key != "summary"}

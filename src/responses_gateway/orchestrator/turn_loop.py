@@ -23,6 +23,7 @@ from responses_gateway.errors import GatewayError
 from responses_gateway.events import Event
 from responses_gateway.mcp import McpSessions
 from responses_gateway.orchestrator.catalog import ToolCatalog, chat_tool_choice
+from responses_gateway.orchestrator.compaction_step import Compactor
 from responses_gateway.orchestrator.mcp_steps import (
     PlannedCall,
     list_new_servers,
@@ -65,6 +66,8 @@ class Turn:
     items: list[dict[str, Any]]  # this turn's input
     catalog: ToolCatalog
     approved: list[PlannedCall] = field(default_factory=list)
+    compact_only: bool = False  # a compaction_trigger: the response is one compaction item
+    compact_first: bool = False  # over context_management's threshold: compact, then answer
 
 
 class Orchestrator:
@@ -75,12 +78,14 @@ class Orchestrator:
         *,
         max_tool_rounds: int,
         max_tokens_param: str,
+        compactor: Compactor | None = None,
         replay: ReasoningReplay = NO_REPLAY,
         style: ChatStyle = DEFAULT_STYLE,
         web_search: WebSearcher | None = None,
     ) -> None:
         self._web_search = web_search
         self._upstream = upstream
+        self._compactor = compactor
         self._sessions = sessions
         self._max_rounds = max_tool_rounds
         self._max_tokens_param = max_tokens_param
@@ -94,7 +99,11 @@ class Orchestrator:
         emit(events.lifecycle("created", state.snapshot()))
         emit(events.lifecycle("in_progress", state.snapshot()))
         try:
-            if turn.catalog.bindings:
+            if turn.compact_only or turn.compact_first:
+                await self._compact(turn, state, emit)
+            if turn.compact_only:
+                pass
+            elif turn.catalog.bindings:
                 async with self._sessions() as sessions:
                     await self._loop(turn, state, emit, sessions)
             else:
@@ -103,6 +112,21 @@ class Orchestrator:
             fail(state, exc)
             return
         state.finish("incomplete" if state.incomplete_reason else "completed")
+
+    async def _compact(self, turn: Turn, state: ResponseState, emit: EventSink) -> None:
+        if self._compactor is None:
+            raise GatewayError("Compaction is not available.", code="compaction_unavailable")
+        names = turn.catalog.chat_names
+        request = turn.request
+        messages = to_chat_messages(
+            request.instructions,
+            turn.history.chat(names, self._replay),
+            turn.items,
+            names,
+            self._replay,
+            self._style,
+        )
+        await self._compactor.run(request.model, messages, state, emit)
 
     async def _loop(
         self, turn: Turn, state: ResponseState, emit: EventSink, sessions: McpSessions | None
@@ -139,22 +163,7 @@ class Orchestrator:
         tools: list[dict[str, Any]],
     ) -> RoundWriter:
         request = turn.request
-        messages = to_chat_messages(
-            request.instructions,
-            turn.history.chat(turn.catalog.chat_names, self._replay),
-            with_results([*turn.items, *state.model_view()], turn.catalog.web_results),
-            turn.catalog.chat_names,
-            self._replay,
-            self._style,
-        )
-        payload = chat_payload(
-            request,
-            messages,
-            tools,
-            choice,
-            stream=request.stream,
-            max_tokens_param=self._max_tokens_param,
-        )
+        payload = self.payload(turn, state.model_view(), choice, tools)
         writer = RoundWriter(
             state,
             turn.catalog.is_server_tool,
@@ -182,6 +191,42 @@ class Orchestrator:
         state.add_usage(usage_from_chat(parser.usage))
         state.incomplete_reason = reason
         return writer
+
+    def payload(
+        self,
+        turn: Turn,
+        output: list[dict[str, Any]],
+        choice: str | dict[str, Any],
+        tools: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        """The chat request of a model round (also what ``input_tokens`` counts)."""
+        items = [*turn.items, *output]
+        if turn.compact_first and output:
+            # This response's own rounds see the summary, then its input verbatim; later turns
+            # see the summary (which covers that input) and what follows it.
+            items = [output[0], *turn.items, *output[1:]]
+        messages = to_chat_messages(
+            turn.request.instructions,
+            turn.history.chat(turn.catalog.chat_names, self._replay),
+            with_results(items, turn.catalog.web_results),
+            turn.catalog.chat_names,
+            self._replay,
+            self._style,
+        )
+        return chat_payload(
+            turn.request,
+            messages,
+            tools,
+            choice,
+            stream=turn.request.stream,
+            max_tokens_param=self._max_tokens_param,
+        )
+
+    def first_payload(self, turn: Turn) -> dict[str, Any]:
+        """The first model round's chat request, with the tools known before any MCP listing."""
+        turn.catalog.build()
+        choice, tools = chat_tool_choice(turn.catalog, turn.request.tool_choice)
+        return self.payload(turn, [], choice, tools)
 
     async def _server_calls(
         self,

@@ -225,8 +225,25 @@ class McpApprovalResponseItem(_Item):
     reason: str | None = None
 
 
+class CompactionItem(_Item):
+    """A summary of everything before it, sealed by this gateway (``/v1/responses/compact``)."""
+
+    type: Literal["compaction"]
+    id: str | None = None
+    encrypted_content: str
+
+
+class CompactionTriggerItem(_Item):
+    """Compact the context now, as this response (must be the last input item)."""
+
+    type: Literal["compaction_trigger"]
+    id: str | None = None
+
+
 TAGS = frozenset(
     {
+        "compaction",
+        "compaction_trigger",
         "message",
         "function_call",
         "function_call_output",
@@ -278,7 +295,9 @@ InputItem = Annotated[
     | Annotated[AdditionalTools, Tag("additional_tools")]
     | Annotated[ToolSearchCall, Tag("tool_search_call")]
     | Annotated[ToolSearchOutput, Tag("tool_search_output")]
-    | Annotated[WebSearchCall, Tag("web_search_call")],
+    | Annotated[WebSearchCall, Tag("web_search_call")]
+    | Annotated[CompactionItem, Tag("compaction")]
+    | Annotated[CompactionTriggerItem, Tag("compaction_trigger")],
     Discriminator(
         _item_tag,
         custom_error_type="invalid_item",

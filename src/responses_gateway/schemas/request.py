@@ -253,13 +253,18 @@ class CreateResponseRequest(_Model):
     @field_validator("metadata")
     @classmethod
     def _metadata_limits(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        if value is None:
-            return value
-        if len(value) > 16:
-            raise ValueError("metadata can hold at most 16 key-value pairs")
-        for key, item in value.items():
-            if len(key) > 64:
-                raise ValueError(f"metadata key '{key[:64]}…' is longer than 64 characters")
-            if len(item) > 512:
-                raise ValueError(f"metadata value for '{key}' is longer than 512 characters")
+        return check_metadata(value)
+
+
+def check_metadata(value: dict[str, str] | None) -> dict[str, str] | None:
+    """OpenAI's limits on ``metadata`` (responses and conversations)."""
+    if value is None:
         return value
+    if len(value) > 16:
+        raise ValueError("metadata can hold at most 16 key-value pairs")
+    for key, item in value.items():
+        if len(key) > 64:
+            raise ValueError(f"metadata key '{key[:64]}…' is longer than 64 characters")
+        if len(item) > 512:
+            raise ValueError(f"metadata value for '{key}' is longer than 512 characters")
+    return value

@@ -26,6 +26,8 @@ _ID_PREFIX = {
     "mcp_call": "mcp",
     "mcp_approval_request": "mcpr",
     "mcp_approval_response": "mcpa",
+    "compaction": "cmp",
+    "compaction_trigger": "cmpt",
     "custom_tool_call": "ctc",
     "custom_tool_call_output": "ctco",
     "additional_tools": "at",
@@ -39,7 +41,7 @@ _OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
 FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
 
 
-def _normalise(item: BaseModel) -> dict[str, Any]:
+def normalise_item(item: BaseModel) -> dict[str, Any]:
     data = item.model_dump(exclude_none=True)
     if data["type"] == "message" and isinstance(data["content"], str):
         part: dict[str, Any] = {"type": "input_text", "text": data["content"]}
@@ -65,7 +67,7 @@ async def input_items(
             references.append((position, item.id))
             items.append({})
         else:
-            items.append(_normalise(item))
+            items.append(normalise_item(item))
     if references:
         await _resolve_references(items, references, history, find_items)
     _check_calls(history, items)

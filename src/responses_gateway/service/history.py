@@ -59,7 +59,10 @@ class History:
         return chat
 
     def extended(self, turn: list[Item], size: int) -> History:
-        """The history of a response chained from this one, whose own items are ``turn``."""
+        """The history of a response chained from this one, whose own items are ``turn``; a
+        turn that holds a compaction starts the history afresh (nothing before it is sent)."""
+        if any(item.get("type") == "compaction" for item in turn):
+            return History([turn], list(turn), size)
         chat = None
         if self._chat is not None:
             names, replay, converted = self._chat

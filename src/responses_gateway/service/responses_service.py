@@ -35,7 +35,12 @@ from responses_gateway.orchestrator.turn_loop import (
 )
 from responses_gateway.schemas.base import plausible_id
 from responses_gateway.schemas.request import CreateResponseRequest
+from responses_gateway.sealing import Sealer
+from responses_gateway.service.compaction_items import open_compactions, wants_compaction
 from responses_gateway.service.context import input_items
+from responses_gateway.service.context_window import ContextWindow
+from responses_gateway.service.conversation_turns import ConversationTurns, conversation_id_of
+from responses_gateway.service.conversations import item_list
 from responses_gateway.service.history import EMPTY_HISTORY, History, HistoryCache
 from responses_gateway.service.refusals import refuse_unsupported_fields
 from responses_gateway.service.tool_shapes import DEFAULT_HOSTED_POLICY, HostedToolPolicy
@@ -90,6 +95,7 @@ class PreparedTurn:
     state: ResponseState
     history: History
     unverified: bool = False  # the cached previous response is confirmed live by the save
+    conversation: tuple[str, int] | None = None  # its id and the version its history is of
 
 
 class ResponsesService:
@@ -101,11 +107,17 @@ class ResponsesService:
         policy: EgressPolicy,
         default_approval: str,
         history_cache: HistoryCache,
+        conversations: ConversationTurns,
+        sealer: Sealer,
+        window: ContextWindow,
         hosted: HostedToolPolicy = DEFAULT_HOSTED_POLICY,
     ) -> None:
         self._hosted = hosted
         self._store = store
+        self._conversations = conversations
+        self._sealer = sealer
         self._orchestrator = orchestrator
+        self._window = window
         self._policy = policy
         self._default_approval = default_approval
         self._histories = history_cache
@@ -119,8 +131,12 @@ class ResponsesService:
         WebSocket connection's ``store: false`` responses), so nothing is read."""
         refuse_unsupported_fields(request)
         history, unverified = EMPTY_HISTORY, False
+        conversation_id, conversation = conversation_id_of(request), None
         if parent is not None:
             history = parent
+        elif conversation_id is not None:
+            history, version = await self._conversations.history(owner, conversation_id)
+            conversation = (conversation_id, version)
         elif request.previous_response_id is not None:
             history, unverified = await self._history(
                 owner,
@@ -132,6 +148,8 @@ class ResponsesService:
             return await self._store.find_items(owner, ids)
 
         items = await input_items(request, history.items, find_items)
+        open_compactions(items, self._sealer)
+        compact_only = wants_compaction(items)
         context = [*history.items, *items]
         catalog, echoed = await build_catalog(
             request, context, items, self._policy, self._default_approval, self._hosted
@@ -141,9 +159,19 @@ class ResponsesService:
             if not await self._store.is_live(owner, request.previous_response_id):
                 self._refuse_previous(owner, request.previous_response_id)
             unverified = False
-        turn = Turn(request, history, items, catalog, approved_calls(catalog, context, items))
+        turn = Turn(
+            request,
+            history,
+            items,
+            catalog,
+            approved_calls(catalog, context, items),
+            compact_only=compact_only,
+        )
+        await self._window.fit(turn)
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, echoed))
-        return PreparedTurn(turn, state, history, unverified)
+        if conversation_id is not None:
+            state.echo["conversation"] = {"id": conversation_id}
+        return PreparedTurn(turn, state, history, unverified, conversation)
 
     async def _history(
         self, owner: str, response_id: str, *, may_defer: bool
@@ -167,8 +195,14 @@ class ResponsesService:
         if found is None:
             raise previous_response_not_found(response_id)
         history = History.of(*found)
+        open_compactions(history.items, self._sealer, param="previous_response_id")
         self._histories.put(owner, response_id, history)
         return history, False
+
+    async def history_of(self, owner: str, response_id: str) -> History:
+        """The chain ending at ``response_id`` (checked live), for ``/responses/compact``."""
+        history, _ = await self._history(owner, response_id, may_defer=False)
+        return history
 
     def _refuse_previous(self, owner: str, response_id: str) -> NoReturn:
         self._histories.discard(owner, response_id)
@@ -229,11 +263,24 @@ class ResponsesService:
         items = prepared.turn.items
         previous = prepared.turn.request.previous_response_id
         try:
+            if prepared.conversation is not None:
+                conversation_id, version = prepared.conversation
+                with store_operation("save"):
+                    await self._conversations.save(
+                        owner,
+                        conversation_id,
+                        response,
+                        items,
+                        prepared.state.output,
+                        prepared.history,
+                        version,
+                    )
+                return
             with store_operation("save"):
                 size = await self._store.save(
                     owner, response, items, check_previous=prepared.unverified
                 )
-        except StoreUnavailable:
+        except (StoreUnavailable, NotFound):  # NotFound: the conversation was deleted meanwhile
             if quiet:
                 return
             raise
@@ -249,7 +296,8 @@ class ResponsesService:
             # Only conversations are cached (a one-off response costs its first follow-up one
             # short query), and only their newest turn: chaining twice from one response
             # (a regenerate) reads the history from the database again.
-            history = prepared.history.extended([*items, *response["output"]], size)
+            # The state's output: the response's, with compactions still opened.
+            history = prepared.history.extended([*items, *prepared.state.output], size)
             self._histories.put(owner, response["id"], history)
             self._histories.discard(owner, previous)
 
@@ -281,14 +329,7 @@ class ResponsesService:
         )
         if page is None:
             raise _not_found(response_id)
-        data, has_more = page
-        return {
-            "object": "list",
-            "data": data,
-            "first_id": data[0]["id"] if data else None,
-            "last_id": data[-1]["id"] if data else None,
-            "has_more": has_more,
-        }
+        return item_list(*page)
 
 
 def _check_id(response_id: str) -> None:

@@ -124,6 +124,12 @@ class SqliteDatabase:
 
         return await self._in_writer(run)
 
+    async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """``work`` on the writer's connection in one transaction, for writes that must read
+        what they wrote (a position handed out by an UPDATE); an exception rolls it back."""
+        self.statements += 1
+        return await self._in_writer(lambda: work(self._writer))
+
     async def _in_writer(self, work: Callable[[], T]) -> T:
         def transaction() -> T:
             self._writer.execute("BEGIN IMMEDIATE")

@@ -15,16 +15,18 @@ import orjson
 
 from responses_gateway.store.database import Database, Query, SqliteDatabase
 
-# The chain from the newest response back to the first, then every item of it, oldest first.
-# Deleted ancestors still count (tombstones): only the response chained from must be live.
+# The chain from the newest response back to the first (or to the newest turn that holds a
+# compaction: nothing before it is sent), then every item of it, oldest first. Deleted
+# ancestors still count (tombstones): only the response chained from must be live.
 _HISTORY = Query(
     """
-    WITH RECURSIVE chain(id, prev, depth) AS (
-        SELECT id, previous_response_id, 0 FROM responses
+    WITH RECURSIVE chain(id, prev, depth, compacted) AS (
+        SELECT id, previous_response_id, 0, compacted FROM responses
         WHERE id = :id AND owner = :owner AND NOT deleted
         UNION ALL
-        SELECT r.id, r.previous_response_id, chain.depth + 1
+        SELECT r.id, r.previous_response_id, chain.depth + 1, r.compacted
         FROM responses r JOIN chain ON r.id = chain.prev
+        WHERE NOT chain.compacted
     )
     SELECT chain.depth, i.data FROM chain
     LEFT JOIN response_items i ON i.response_id = chain.id
@@ -51,21 +53,31 @@ _PREVIOUS_IS_LIVE = """(NOT :check_previous OR EXISTS (
         SELECT 1 FROM responses p
         WHERE p.id = :previous_response_id AND p.owner = :owner AND NOT p.deleted))"""
 
-_INSERT_RESPONSE = Query(
+INSERT_RESPONSE = Query(
     f"""
-    INSERT INTO responses (id, owner, previous_response_id, created_at, status, model, deleted, data)
-    SELECT :id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data
+    INSERT INTO responses
+        (id, owner, previous_response_id, created_at, status, model, deleted, data, compacted)
+    SELECT :id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data,
+        :compacted
     WHERE {_PREVIOUS_IS_LIVE}
     """
 )
 
-_INSERT_ITEM = Query(
+INSERT_ITEM = Query(
     """
     INSERT INTO response_items (response_id, position, kind, item_id, data)
     SELECT :response_id, :position, :kind, :item_id, :data
     WHERE EXISTS (SELECT 1 FROM responses WHERE id = :response_id)
     """
 )
+
+# The items of the response a PostgreSQL save statement inserted (its CTE ``response``).
+ITEMS_CTE = """items AS (
+        INSERT INTO response_items (response_id, position, kind, item_id, data)
+        SELECT response.id, item.position, item.kind, item.item_id, item.data
+        FROM response, unnest(:positions::int[], :kinds::text[], :item_ids::text[], :datas::text[])
+            AS item(position, kind, item_id, data)
+    )"""
 
 # PostgreSQL writes the response and its items in one statement: one round trip, atomic without
 # BEGIN and COMMIT. Measured: 0.6 ms less wall time and 0.4 ms less CPU per stored response than
@@ -75,17 +87,13 @@ _SAVE_POSTGRES = Query(
     f"""
     WITH response AS (
         INSERT INTO responses
-            (id, owner, previous_response_id, created_at, status, model, deleted, data)
+            (id, owner, previous_response_id, created_at, status, model, deleted, data, compacted)
         SELECT :id::varchar, :owner::varchar, :previous_response_id::varchar,
-            :created_at::bigint, :status::varchar, :model::varchar, FALSE, :data::text
+            :created_at::bigint, :status::varchar, :model::varchar, FALSE, :data::text,
+            :compacted::boolean
         WHERE {_PREVIOUS_IS_LIVE}
         RETURNING id
-    ), items AS (
-        INSERT INTO response_items (response_id, position, kind, item_id, data)
-        SELECT response.id, item.position, item.kind, item.item_id, item.data
-        FROM response, unnest(:positions::int[], :kinds::text[], :item_ids::text[], :datas::text[])
-            AS item(position, kind, item_id, data)
-    )
+    ), {ITEMS_CTE}
     SELECT count(*) FROM response
     """
 )
@@ -137,6 +145,54 @@ def _input_items(order: str, after: bool) -> Query:
     )
 
 
+def response_rows(
+    owner: str, response: dict[str, Any], input_items: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The parameters of a response's row and of its items' rows (input first, then output)."""
+    body = {key: value for key, value in response.items() if key != "output"}
+    row = {
+        "id": response["id"],
+        "owner": owner,
+        "previous_response_id": response.get("previous_response_id"),
+        "created_at": response["created_at"],
+        "status": response["status"],
+        "model": response["model"],
+        "data": orjson.dumps(body).decode(),
+        "check_previous": False,
+    }
+    items = [("input", item) for item in input_items]
+    items += [("output", item) for item in response["output"]]
+    rows = [
+        {
+            "response_id": response["id"],
+            "position": position,
+            "kind": kind,
+            "item_id": item.get("id") or "",
+            "data": orjson.dumps(_stored(item)).decode(),
+        }
+        for position, (kind, item) in enumerate(items)
+    ]
+    row["compacted"] = any(item.get("type") == "compaction" for _, item in items)
+    return row, rows
+
+
+def _stored(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as stored: a compaction's opened summary stays in memory, never in a row."""
+    if item.get("type") != "compaction":
+        return item
+    return {key: value for key, value in item.items() if key != "summary"}
+
+
+def item_columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Item rows as the arrays PostgreSQL's one-statement save unnests."""
+    return {
+        "positions": [item["position"] for item in rows],
+        "kinds": [item["kind"] for item in rows],
+        "item_ids": [item["item_id"] for item in rows],
+        "datas": [item["data"] for item in rows],
+    }
+
+
 class ResponseStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -152,39 +208,12 @@ class ResponseStore:
         """Write a finished response, its input and its output, atomically; returns the size
         of the items written, in bytes. With ``check_previous``, nothing is written (and None
         returned) unless the previous response is still live."""
-        body = {key: value for key, value in response.items() if key != "output"}
-        row = {
-            "id": response["id"],
-            "owner": owner,
-            "previous_response_id": response.get("previous_response_id"),
-            "created_at": response["created_at"],
-            "status": response["status"],
-            "model": response["model"],
-            "data": orjson.dumps(body).decode(),
-            "check_previous": check_previous,
-        }
-        items = [("input", item) for item in input_items]
-        items += [("output", item) for item in response["output"]]
-        rows = [
-            {
-                "response_id": response["id"],
-                "position": position,
-                "kind": kind,
-                "item_id": item.get("id") or "",
-                "data": orjson.dumps(item).decode(),
-            }
-            for position, (kind, item) in enumerate(items)
-        ]
+        row, rows = response_rows(owner, response, input_items)
+        row["check_previous"] = check_previous
         if isinstance(self._db, SqliteDatabase):
-            written = (await self._db.write([(_INSERT_RESPONSE, [row]), (_INSERT_ITEM, rows)]))[0]
+            written = (await self._db.write([(INSERT_RESPONSE, [row]), (INSERT_ITEM, rows)]))[0]
         else:
-            columns = {
-                "positions": [item["position"] for item in rows],
-                "kinds": [item["kind"] for item in rows],
-                "item_ids": [item["item_id"] for item in rows],
-                "datas": [item["data"] for item in rows],
-            }
-            [(written,)] = await self._db.fetch(_SAVE_POSTGRES, row | columns)
+            [(written,)] = await self._db.fetch(_SAVE_POSTGRES, row | item_columns(rows))
         if not written:
             return None
         return sum(len(item["data"]) for item in rows)

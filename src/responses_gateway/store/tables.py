@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData(
@@ -42,6 +43,8 @@ responses = Table(
     # Deleted responses stay as tombstones so that their descendants' history stays whole.
     Column("deleted", Boolean, nullable=False, default=False),
     Column("data", Text, nullable=False),  # the Response object without "output"
+    # Its items hold a compaction: the history query stops here (nothing before it is sent).
+    Column("compacted", Boolean, nullable=False, server_default=false()),
 )
 Index("ix_responses_previous_response_id", responses.c.previous_response_id)
 
@@ -60,3 +63,40 @@ response_items = Table(
     Column("data", Text, nullable=False),
 )
 Index("ix_response_items_item_id", response_items.c.item_id)
+
+# A conversation's items are rows of their own, in order. An item a response stored is referenced
+# by (response_id, response_position), never copied; an item added through the items API holds
+# its own ``data``. ``next_position`` hands out positions and ``version`` counts every change, so
+# a cached history is confirmed by one lookup; the UPDATE that bumps them also serialises
+# concurrent appends to one conversation (its row lock), so racing responses both land, in order.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("owner", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("next_position", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+
+conversation_items = Table(
+    "conversation_items",
+    metadata,
+    Column(
+        "conversation_id",
+        String(64),
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("position", Integer, primary_key=True),
+    Column("item_id", String(64), nullable=False),
+    Column("response_id", String(64), nullable=True),
+    Column("response_position", Integer, nullable=True),
+    Column("data", Text, nullable=True),
+)
+Index(
+    "ix_conversation_items_conversation_id",
+    conversation_items.c.conversation_id,
+    conversation_items.c.item_id,
+)
