@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     mcp_allow_private_networks: bool = False
     mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Background responses (service/background*.py).
+    background_concurrency: int = Field(default=16, ge=1)  # runs at once, per process
+    background_max_queued: int = Field(default=1000, ge=1)  # queued jobs, all replicas
+    background_lease: float = Field(default=30.0, gt=0)  # seconds; renewed every third
+    background_poll_interval: float = Field(default=0.25, gt=0)  # claims and cancel flags
+    background_batch_interval: float = Field(default=0.1, gt=0)  # event log writes
+    background_event_retention: float = Field(default=600.0, ge=0)  # seconds after the end
+
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:

@@ -18,6 +18,7 @@ class GatewayError(Exception):
 
     status_code: ClassVar[int] = 500
     type: ClassVar[str] = "server_error"
+    headers: ClassVar[dict[str, str] | None] = None  # extra response headers (Retry-After)
 
     def __init__(
         self,

@@ -17,7 +17,7 @@ log = logging.getLogger("responses_gateway")
 
 async def _gateway_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    return JSONBody(exc.envelope(), status_code=exc.status_code)
+    return JSONBody(exc.envelope(), status_code=exc.status_code, headers=exc.headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

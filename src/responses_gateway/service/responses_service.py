@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -59,6 +60,7 @@ def _may_defer_check(request: CreateResponseRequest) -> bool:
     return (
         request.store
         and not request.stream
+        and not request.background
         and all(tool.type == "function" for tool in request.tools)
     )
 
@@ -72,6 +74,9 @@ class PreparedTurn:
     state: ResponseState
     history: History
     unverified: bool = False  # the cached previous response is confirmed live by the save
+    # Stores the final Response instead of ResponseStore.save (background runs: their row
+    # exists from the start); returns the size stored. Failed responses go to it too.
+    saver: Callable[[dict[str, Any]], Awaitable[int]] | None = None
 
 
 class ResponsesService:
@@ -180,14 +185,18 @@ class ResponsesService:
     ) -> None:
         # Failed responses are not stored: a non-streamed failure is an HTTP error with no
         # response id to retrieve, and a streamed one must store exactly the same.
-        if not prepared.turn.request.store or response["status"] == "failed":
+        saver = prepared.saver
+        if not prepared.turn.request.store or (response["status"] == "failed" and not saver):
             return
         items = prepared.turn.items
         previous = prepared.turn.request.previous_response_id
         try:
-            size = await self._store.save(
-                owner, response, items, check_previous=prepared.unverified
-            )
+            if saver is not None:
+                size: int | None = await saver(response)
+            else:
+                size = await self._store.save(
+                    owner, response, items, check_previous=prepared.unverified
+                )
         except StoreUnavailable:
             if quiet:
                 return

@@ -134,6 +134,36 @@ def _input_items(order: str, after: bool) -> Query:
     )
 
 
+def response_row(owner: str, response: dict[str, Any]) -> dict[str, Any]:
+    """The ``responses`` row of a Response object (its output goes to ``item_rows``)."""
+    body = {key: value for key, value in response.items() if key != "output"}
+    return {
+        "id": response["id"],
+        "owner": owner,
+        "previous_response_id": response.get("previous_response_id"),
+        "created_at": response["created_at"],
+        "status": response["status"],
+        "model": response["model"],
+        "data": orjson.dumps(body).decode(),
+    }
+
+
+def item_rows(
+    response_id: str, items: list[tuple[str, dict[str, Any]]], start: int = 0
+) -> list[dict[str, Any]]:
+    """``response_items`` rows for (kind, item) pairs, numbered from ``start``."""
+    return [
+        {
+            "response_id": response_id,
+            "position": position,
+            "kind": kind,
+            "item_id": item.get("id") or "",
+            "data": orjson.dumps(item).decode(),
+        }
+        for position, (kind, item) in enumerate(items, start)
+    ]
+
+
 class ResponseStore:
     def __init__(self, database: Database) -> None:
         self._db = database
@@ -149,29 +179,10 @@ class ResponseStore:
         """Write a finished response, its input and its output, atomically; returns the size
         of the items written, in bytes. With ``check_previous``, nothing is written (and None
         returned) unless the previous response is still live."""
-        body = {key: value for key, value in response.items() if key != "output"}
-        row = {
-            "id": response["id"],
-            "owner": owner,
-            "previous_response_id": response.get("previous_response_id"),
-            "created_at": response["created_at"],
-            "status": response["status"],
-            "model": response["model"],
-            "data": orjson.dumps(body).decode(),
-            "check_previous": check_previous,
-        }
+        row = response_row(owner, response) | {"check_previous": check_previous}
         items = [("input", item) for item in input_items]
         items += [("output", item) for item in response["output"]]
-        rows = [
-            {
-                "response_id": response["id"],
-                "position": position,
-                "kind": kind,
-                "item_id": item.get("id") or "",
-                "data": orjson.dumps(item).decode(),
-            }
-            for position, (kind, item) in enumerate(items)
-        ]
+        rows = item_rows(response["id"], items)
         if isinstance(self._db, SqliteDatabase):
             written = (await self._db.write([(_INSERT_RESPONSE, [row]), (_INSERT_ITEM, rows)]))[0]
         else:

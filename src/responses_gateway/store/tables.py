@@ -60,3 +60,43 @@ response_items = Table(
     Column("data", Text, nullable=False),
 )
 Index("ix_response_items_item_id", response_items.c.item_id)
+
+# Background responses (``store/jobs.py``): one row per job while it runs and for
+# GATEWAY_BACKGROUND_EVENT_RETENTION seconds after, with its event log beside it.
+background_jobs = Table(
+    "background_jobs",
+    metadata,
+    Column(
+        "response_id",
+        String(64),
+        ForeignKey("responses.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("owner", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    # The request to run, without secrets; NULL when it holds any (MCP tools): only the replica
+    # named in lease_owner has it, in memory.
+    Column("request", Text, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", BigInteger, nullable=True),  # milliseconds since the epoch
+    Column("cancel_requested", Boolean, nullable=False, default=False),
+    Column("emitted", Integer, nullable=False, default=0),  # the newest logged sequence_number
+    Column("progress", Text, nullable=True),  # the Response so far, while it runs
+    Column("created_at", BigInteger, nullable=False),  # milliseconds
+    Column("finished_at", BigInteger, nullable=True),  # milliseconds
+)
+Index("ix_background_jobs_status", background_jobs.c.status)
+
+background_events = Table(
+    "background_events",
+    metadata,
+    Column(
+        "response_id",
+        String(64),
+        ForeignKey("background_jobs.response_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("sequence_number", Integer, primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("data", Text, nullable=False),
+)
