@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +27,6 @@ from anyio.abc import TaskGroup
 
 from responses_gateway.config import Settings
 from responses_gateway.errors import GatewayError, StoreUnavailable
-from responses_gateway.ids import new_id
 from responses_gateway.orchestrator.state import ResponseState
 from responses_gateway.orchestrator.turn_loop import fail
 from responses_gateway.schemas.request import CreateResponseRequest
@@ -50,7 +51,7 @@ class Run:
 
 class Worker:
     def __init__(self, service: ResponsesService, jobs: JobStore, settings: Settings) -> None:
-        self.replica = new_id("replica")
+        self.replica = replica_id()
         self.runs: dict[str, Run] = {}
         self._service = service
         self._jobs = jobs
@@ -182,6 +183,11 @@ class Worker:
             run.cancel()
         with anyio.CancelScope(shield=True), contextlib.suppress(StoreUnavailable):
             await self._jobs.renew(self.replica, -self._lease_ms)
+
+
+def replica_id() -> str:
+    """Names this process in ``lease_owner``: host and pid for operators, random for restarts."""
+    return f"{socket.gethostname()[:24]}-{os.getpid()}-{os.urandom(4).hex()}"
 
 
 def background_turn(prepared: PreparedTurn) -> PreparedTurn:
