@@ -80,7 +80,9 @@ def plant_dead_run(url: str, *, logged: int) -> str:
         await jobs.enqueue("", queued, [item], stored, opening, holder=None, lease_ms=0)
         [claimed] = await jobs.claim("dead-replica", 1, lease_ms=-1000)
         state.status = "in_progress"
-        run = [encode(events.lifecycle("in_progress", state.snapshot()), 2 + n) for n in range(logged)]
+        run = [
+            encode(events.lifecycle("in_progress", state.snapshot()), 2 + n) for n in range(logged)
+        ]
         if run:
             assert await jobs.log("dead-replica", claimed.response_id, run, state.snapshot())
         return claimed.response_id

@@ -36,7 +36,9 @@ def settled(client: openai.OpenAI, response_id: str) -> Any:
     return eventually(probe, f"{response_id} to finish")
 
 
-def resumed_events(base_url: str, response_id: str, after: int | None = None) -> list[dict[str, Any]]:
+def resumed_events(
+    base_url: str, response_id: str, after: int | None = None
+) -> list[dict[str, Any]]:
     """``GET /v1/responses/{id}?stream=true[&starting_after=N]``, read to its end, checked:
     numbered from N+1 without gaps, and each event valid."""
     params: dict[str, Any] = {"stream": "true"}

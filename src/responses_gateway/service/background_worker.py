@@ -174,6 +174,11 @@ class Worker:
         await self._jobs.sweep(retention)
         for job in await self._jobs.expired():
             await take_over(self._jobs, job)
+        for response_id, (_, owner) in list(self._offered.items()):
+            # Claimed elsewhere, or cancelled while queued through another replica.
+            view = await self._jobs.job(owner, response_id)
+            if view is None or view.status != "queued":
+                self.forget(response_id)
 
     async def close(self) -> None:
         """Shutting down: stop the runs without ending them, and give their leases up at once,
