@@ -344,15 +344,8 @@ async def bench(args: argparse.Namespace, children: Children, database_url: str)
     say(table(["figure", args.database], rows))
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument(
-        "--postgres-url",
-        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
-    )
-    args = parser.parse_args()
+def run(args: argparse.Namespace) -> None:
+    """Every phase, on a database of its own (``args``: quick, database, postgres_url)."""
     with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {1} if (os.cpu_count() or 1) > 1 else {0})
     children = Children()
@@ -365,6 +358,17 @@ def main() -> int:
             asyncio.run(bench(args, children, database_url))
         finally:
             children.stop_all()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    )
+    run(parser.parse_args())
     return 0
 
 

@@ -920,6 +920,9 @@ def main() -> int:
         help="admin connection used to create and drop a scratch database",
     )
     parser.add_argument(
+        "--background", action="store_true", help="then run bench/background.py's phases too"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -968,6 +971,10 @@ def main() -> int:
     except Exception as exc:
         print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    if args.background:
+        import background
+
+        background.run(args)
     say(f"\n(total wall time {time.monotonic() - started:.0f}s)")
     return 0
 
