@@ -99,7 +99,8 @@ class SlowUpstream:
                 await asyncio.sleep(0.01)
 
         feeding = asyncio.ensure_future(feed())
-        await reader.read()  # EOF: the gateway hung up
+        with contextlib.suppress(ConnectionError):
+            await reader.read()  # EOF: the gateway hung up (or died)
         self.stopped_at = time.perf_counter()
         feeding.cancel()
         writer.close()

@@ -28,16 +28,24 @@ def shared_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture
-def replicas(shared_url: str, upstream: ScriptedUpstream) -> Iterator[tuple[Replica, Replica]]:
+@contextlib.contextmanager
+def two_replicas(
+    url: str, upstream: ScriptedUpstream, lease: float
+) -> Iterator[tuple[Replica, Replica]]:
     env = {
-        "GATEWAY_DATABASE_URL": shared_url,
+        "GATEWAY_DATABASE_URL": url,
         "GATEWAY_UPSTREAM_URL": upstream.base_url,
-        "GATEWAY_BACKGROUND_LEASE": str(LEASE),
+        "GATEWAY_BACKGROUND_LEASE": str(lease),
         "GATEWAY_BACKGROUND_POLL_INTERVAL": "0.1",
     }
     with contextlib.ExitStack() as stack:
         yield stack.enter_context(running_replica(env)), stack.enter_context(running_replica(env))
+
+
+@pytest.fixture
+def replicas(shared_url: str, upstream: ScriptedUpstream) -> Iterator[tuple[Replica, Replica]]:
+    with two_replicas(shared_url, upstream, LEASE) as pair:
+        yield pair
 
 
 def runner_of(url: str, response_id: str, replicas: tuple[Replica, Replica]) -> Replica:
@@ -110,3 +118,21 @@ def test_a_killed_replica_s_run_is_ended_by_the_other(
     stream = resumed_events(survivor.base_url, queued.id)
     assert stream[-1]["type"] == "response.failed"
     assert stream[-1]["response"]["status"] == "failed"
+
+
+def test_a_replica_shut_down_gives_its_leases_up_at_once(
+    shared_url: str, upstream: ScriptedUpstream
+) -> None:
+    # A lease longer than the wait below: the survivor can only end the response in time
+    # because the replica that stopped gave its lease up.
+    with two_replicas(shared_url, upstream, lease=120) as replicas:
+        upstream.push(SLOW)
+        queued = replicas[0].client().responses.create(model="m", input="go", background=True)
+        runner = runner_of(shared_url, queued.id, replicas)
+        survivor = next(replica for replica in replicas if replica is not runner)
+        eventually(lambda: logged(shared_url, queued.id) > 4 or None, "the run to log events")
+        runner.process.terminate()  # a graceful shutdown (uvicorn re-raises SIGTERM after it)
+        runner.process.wait(15)
+        final = settled(survivor.client(), queued.id)
+        assert final.status == "failed" and final.error is not None
+        assert final.error.message == REPLICA_STOPPED

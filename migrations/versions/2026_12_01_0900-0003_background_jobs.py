@@ -43,7 +43,7 @@ def upgrade() -> None:
         "background_events",
         sa.Column("response_id", sa.String(64), nullable=False),
         sa.Column("sequence_number", sa.Integer(), nullable=False),
-        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("last_sequence_number", sa.Integer(), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["response_id"],

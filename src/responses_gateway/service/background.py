@@ -24,7 +24,7 @@ from responses_gateway.service.background_log import TERMINAL_EVENTS, encode, te
 from responses_gateway.service.background_worker import Worker, background_turn, stored_request
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.sse import EventSink
-from responses_gateway.store.jobs import JobStore, LoggedEvent
+from responses_gateway.store.jobs import JobStore
 
 _SETTLE_STEP = 0.05  # seconds between looks at a response being cancelled
 
@@ -109,9 +109,9 @@ class BackgroundService:
         interval = self._settings.background_batch_interval
         while True:
             run = self._worker.runs.get(response_id)
-            batch: list[LoggedEvent]
+            batch: list[dict[str, Any]]
             if run is not None and after >= run.log.first - 1:
-                batch = run.log.after(after)
+                batch = [orjson.loads(event.data) for event in run.log.after(after)]
                 if not batch:
                     await run.log.wait(interval)
                     continue
@@ -124,9 +124,9 @@ class BackgroundService:
                     await anyio.sleep(interval)
                     continue
             for event in batch:
-                emit(orjson.loads(event.data))
-                after = event.sequence_number
-                if event.type in TERMINAL_EVENTS:
+                emit(event)
+                after = event["sequence_number"]
+                if event["type"] in TERMINAL_EVENTS:
                     return
 
     async def cancel(self, owner: str, response_id: str) -> dict[str, Any]:

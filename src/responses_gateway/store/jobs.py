@@ -46,10 +46,10 @@ _ADD_JOB = Query(
         :progress, :now)
     """
 )
-_ADD_EVENT = Query(
+_ADD_EVENTS = Query(
     """
-    INSERT INTO background_events (response_id, sequence_number, type, data)
-    VALUES (:response_id, :sequence_number, :type, :data)
+    INSERT INTO background_events (response_id, sequence_number, last_sequence_number, data)
+    VALUES (:response_id, :sequence_number, :last_sequence_number, :data)
     """
 )
 _COUNT_QUEUED = Query("SELECT count(*) FROM background_jobs WHERE status = 'queued'")
@@ -134,9 +134,9 @@ _SWEEP = Query(
 )
 _EVENTS_AFTER = Query(
     """
-    SELECT sequence_number, type, data FROM background_events
-    WHERE response_id = :id AND sequence_number > :after
-    ORDER BY sequence_number LIMIT 500
+    SELECT data FROM background_events
+    WHERE response_id = :id AND last_sequence_number > :after
+    ORDER BY sequence_number LIMIT 100
     """
 )
 
@@ -197,14 +197,16 @@ class ExpiredJob:
 
 
 def _event_rows(response_id: str, logged: list[LoggedEvent]) -> list[Params]:
+    """A batch as one row (none for an empty batch)."""
+    if not logged:
+        return []
     return [
         {
             "response_id": response_id,
-            "sequence_number": event.sequence_number,
-            "type": event.type,
-            "data": event.data,
+            "sequence_number": logged[0].sequence_number,
+            "last_sequence_number": logged[-1].sequence_number,
+            "data": "\n".join(event.data for event in logged),
         }
-        for event in logged
     ]
 
 
@@ -246,7 +248,7 @@ class JobStore:
                 (_ADD_RESPONSE, [response_row(owner, response)]),
                 (_ADD_ITEM, inputs),
                 (_ADD_JOB, [job]),
-                (_ADD_EVENT, _event_rows(response["id"], opening)),
+                (_ADD_EVENTS, _event_rows(response["id"], opening)),
             ]
         )
 
@@ -297,7 +299,7 @@ class JobStore:
             "emitted": logged[-1].sequence_number,
             "progress": None if progress is None else orjson.dumps(progress).decode(),
         }
-        steps: list[Step] = [(_PROGRESS, [update]), (_ADD_EVENT, _event_rows(response_id, logged))]
+        steps: list[Step] = [(_PROGRESS, [update]), (_ADD_EVENTS, _event_rows(response_id, logged))]
         return bool(await self._db.write(steps, guarded=True))
 
     async def end(
@@ -325,7 +327,7 @@ class JobStore:
             (_END[guard], [end]),
             (_UPDATE_RESPONSE, [{"id": response_id, "status": row["status"], "data": row["data"]}]),
             (_ADD_ITEM, outputs),
-            (_ADD_EVENT, _event_rows(response_id, logged)),
+            (_ADD_EVENTS, _event_rows(response_id, logged)),
         ]
         return bool(await self._db.write(steps, guarded=True))
 
@@ -351,6 +353,8 @@ class JobStore:
         """Drop the jobs (and event logs) of responses that ended over ``retention_ms`` ago."""
         return await self._db.execute(_SWEEP, {"cutoff": now_ms() - retention_ms})
 
-    async def events_after(self, response_id: str, after: int) -> list[LoggedEvent]:
+    async def events_after(self, response_id: str, after: int) -> list[dict[str, Any]]:
+        """The logged events after sequence number ``after``, decoded, in order."""
         rows = await self._db.fetch(_EVENTS_AFTER, {"id": response_id, "after": after})
-        return [LoggedEvent(seq, kind, data) for seq, kind, data in rows]
+        found = (orjson.loads(line) for (data,) in rows for line in data.split("\n"))
+        return [event for event in found if event["sequence_number"] > after]
