@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     background_max_queued: int = Field(default=1000, ge=1)  # queued jobs, all replicas
     background_lease: float = Field(default=30.0, gt=0)  # seconds; renewed every third
     background_poll_interval: float = Field(default=0.25, gt=0)  # claims and cancel flags
-    background_batch_interval: float = Field(default=0.1, gt=0)  # event log writes
+    # The longest a reader on another replica waits for an event: the log is written and read
+    # every half of it.
+    background_batch_interval: float = Field(default=0.2, gt=0)
     background_event_retention: float = Field(default=600.0, ge=0)  # seconds after the end
 
     @field_validator("database_url")

@@ -104,9 +104,10 @@ class BackgroundService:
 
     async def follow(self, owner: str, response_id: str, after: int, emit: EventSink) -> None:
         """Emit the logged events after ``after``, then the live ones, to the terminal event.
-        Read from this replica's memory while the run is here, else from the database every
-        batch interval (the longest an event logged by another replica waits for a reader)."""
-        interval = self._settings.background_batch_interval
+        Read from this replica's memory while the run is here (each event at once), else from
+        the database every half batch interval: the runner writes every half interval too, so
+        no event waits longer than one interval for a reader on another replica."""
+        interval = self._settings.background_batch_interval / 2
         while True:
             run = self._worker.runs.get(response_id)
             batch: list[dict[str, Any]]

@@ -160,7 +160,7 @@ class Worker:
 
     async def _flush_until_done(self, run: Run) -> None:
         while True:
-            await anyio.sleep(self._settings.background_batch_interval)
+            await anyio.sleep(self._settings.background_batch_interval / 2)
             try:
                 await run.log.flush()
             except LeaseLost:
