@@ -19,6 +19,7 @@ import logging
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from anyio.abc import TaskGroup
 
 from responses_gateway.config import Settings
 from responses_gateway.errors import GatewayError, StoreUnavailable
+from responses_gateway.observability import metrics
 from responses_gateway.orchestrator.state import ResponseState
 from responses_gateway.orchestrator.turn_loop import fail
 from responses_gateway.schemas.request import CreateResponseRequest
@@ -50,8 +52,15 @@ class Run:
 
 
 class Worker:
-    def __init__(self, service: ResponsesService, jobs: JobStore, settings: Settings) -> None:
+    def __init__(
+        self,
+        service: ResponsesService,
+        jobs: JobStore,
+        settings: Settings,
+        draining: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.replica = replica_id()
+        self._draining = draining  # a draining process claims nothing new; its runs go on
         self.runs: dict[str, Run] = {}
         self._service = service
         self._jobs = jobs
@@ -99,7 +108,7 @@ class Worker:
 
     async def _claim(self) -> None:
         free = self._settings.background_concurrency - len(self.runs)
-        if free <= 0:
+        if free <= 0 or self._draining():
             return
         for job in await self._jobs.claim(self.replica, free, self._lease_ms):
             offered = self._offered.pop(job.response_id, None)
@@ -148,6 +157,7 @@ class Worker:
 
     async def _run(self, run: Run, prepared: PreparedTurn, owner: str) -> None:
         response_id = prepared.state.id
+        metrics.BACKGROUND_JOBS.inc()
         try:
             with run.scope:
                 async with anyio.create_task_group() as group:
@@ -155,6 +165,7 @@ class Worker:
                     await self._service.produce(prepared, owner, run.log)
                     group.cancel_scope.cancel()
         finally:
+            metrics.BACKGROUND_JOBS.dec()
             self.runs.pop(response_id, None)
             self._wake.set()  # a slot is free
 
