@@ -38,13 +38,13 @@ from run import (
     QUICK,
     Children,
     Profile,
+    bench_database,
     check_stream,
     cpu_seconds,
     fmt,
     free_port,
     load,
     pct,
-    postgres_database,
     say,
     table,
     wait_http,
@@ -350,11 +350,7 @@ def run(args: argparse.Namespace) -> None:
     with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {1} if (os.cpu_count() or 1) > 1 else {0})
     children = Children()
-    with contextlib.ExitStack() as stack:
-        if args.database == "postgres":
-            database_url = stack.enter_context(postgres_database(args.postgres_url))
-        else:
-            database_url = f"sqlite:///{children.tmp / 'background.db'}"
+    with bench_database(args, children, "background.db") as database_url:
         try:
             asyncio.run(bench(args, children, database_url))
         finally:

@@ -300,6 +300,16 @@ def postgres_database(admin_url: str) -> Iterator[str]:
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextlib.contextmanager
+def bench_database(args: argparse.Namespace, children: Children, name: str) -> Iterator[str]:
+    """The run's database: a scratch PostgreSQL one, or a SQLite file in ``children``'s tmp."""
+    if args.database == "postgres":
+        with postgres_database(args.postgres_url) as url:
+            yield url
+    else:
+        yield f"sqlite:///{children.tmp / name}"
+
+
 # ----------------------------------------------------------------------------- load
 
 
@@ -950,11 +960,7 @@ def main() -> int:
     children = Children()
     started = time.monotonic()
     try:
-        with contextlib.ExitStack() as stack:
-            if args.database == "postgres":
-                database_url = stack.enter_context(postgres_database(args.postgres_url))
-            else:
-                database_url = f"sqlite:///{children.tmp / 'bench.db'}"
+        with bench_database(args, children, "bench.db") as database_url:
             try:
                 run = bench(args, profile, children, database_url)
                 try:
