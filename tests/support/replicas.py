@@ -58,7 +58,7 @@ def running_replica(env: dict[str, str]) -> Iterator[Replica]:
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # a loaded machine took 30 s to import the app
     while time.monotonic() < deadline:
         assert process.poll() is None, "the gateway process exited"
         with contextlib.suppress(httpx.HTTPError):

@@ -140,6 +140,46 @@ _EVENTS_AFTER = Query(
     """
 )
 
+# PostgreSQL runs each guarded transaction below as one statement (one round trip; atomic without
+# BEGIN and COMMIT), as ResponseStore.save does; SQLite runs the same steps as a transaction.
+_BATCH_POSTGRES = """
+    INSERT INTO background_events (response_id, sequence_number, last_sequence_number, data)
+    SELECT {source}, :first::int, :emitted::int, :events::text FROM {table}
+"""
+_ENQUEUE_POSTGRES = Query(
+    """
+    WITH response AS (
+        INSERT INTO responses
+            (id, owner, previous_response_id, created_at, status, model, deleted, data)
+        VALUES (:id, :owner, :previous_response_id, :created_at, :status, :model, FALSE, :data)
+        RETURNING id
+    ), items AS (
+        INSERT INTO response_items (response_id, position, kind, item_id, data)
+        SELECT response.id, item.position, 'input', item.item_id, item.data
+        FROM response, unnest(:positions::int[], :item_ids::text[], :datas::text[])
+            AS item(position, item_id, data)
+    ), job AS (
+        INSERT INTO background_jobs (response_id, owner, status, request, lease_owner,
+            lease_until, cancel_requested, emitted, progress, created_at)
+        SELECT response.id, :owner::varchar, 'queued', :request::text, :lease_owner::varchar,
+            :lease_until::bigint, FALSE, :emitted::int, :progress::text, :now::bigint
+        FROM response
+        RETURNING response_id
+    )"""
+    + _BATCH_POSTGRES.format(source="response_id", table="job")
+)
+_LOG_POSTGRES = Query(
+    """
+    WITH kept AS (
+        UPDATE background_jobs
+        SET emitted = :emitted::int, progress = COALESCE(:progress::text, progress)
+        WHERE response_id = :id AND lease_owner = :replica AND status = 'in_progress'
+        RETURNING response_id
+    )"""
+    + _BATCH_POSTGRES.format(source="response_id", table="kept")
+    + "RETURNING 1"
+)
+
 # Who may end a job: its lease holder, anyone while it is still queued (a cancel), or anyone
 # once its lease has expired (a takeover).
 _END_GUARDS = {
@@ -157,6 +197,54 @@ _END = {
     )
     for name, guard in _END_GUARDS.items()
 }
+
+
+# The output items go after the input ones: counted in the statement's own snapshot.
+_END_POSTGRES = {
+    name: Query(
+        f"""
+        WITH ended AS (
+            UPDATE background_jobs SET status = :status, finished_at = :now::bigint,
+                emitted = :emitted::int, progress = NULL, request = NULL, lease_owner = NULL,
+                lease_until = NULL
+            WHERE response_id = :id AND {guard}
+            RETURNING response_id
+        ), response AS (
+            UPDATE responses SET status = :status, data = :data::text
+            WHERE id IN (SELECT response_id FROM ended)
+        ), items AS (
+            INSERT INTO response_items (response_id, position, kind, item_id, data)
+            SELECT ended.response_id, item.position + (
+                    SELECT count(*) FROM response_items
+                    WHERE response_id = :id AND kind = 'input'),
+                'output', item.item_id, item.data
+            FROM ended, unnest(:positions::int[], :item_ids::text[], :datas::text[])
+                AS item(position, item_id, data)
+        ), events AS ("""
+        + _BATCH_POSTGRES.format(source="response_id", table="ended")
+        + """)
+        SELECT count(*) FROM ended
+        """
+    )
+    for name, guard in _END_GUARDS.items()
+}
+
+
+def _columns(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Item rows as the arrays the PostgreSQL statements unnest."""
+    return {
+        "positions": [row["position"] for row in rows],
+        "item_ids": [row["item_id"] for row in rows],
+        "datas": [row["data"] for row in rows],
+    }
+
+
+def _batch(logged: list[LoggedEvent]) -> dict[str, Any]:
+    return {
+        "first": logged[0].sequence_number,
+        "emitted": logged[-1].sequence_number,
+        "events": "\n".join(event.data for event in logged),
+    }
 
 
 def now_ms() -> int:
@@ -243,9 +331,14 @@ class JobStore:
             "now": now,
         }
         inputs = item_rows(response["id"], [("input", item) for item in input_items])
+        row = response_row(owner, response)
+        if not isinstance(self._db, SqliteDatabase):
+            params = row | job | _columns(inputs) | _batch(opening)
+            await self._db.fetch(_ENQUEUE_POSTGRES, params)
+            return
         await self._db.write(
             [
-                (_ADD_RESPONSE, [response_row(owner, response)]),
+                (_ADD_RESPONSE, [row]),
                 (_ADD_ITEM, inputs),
                 (_ADD_JOB, [job]),
                 (_ADD_EVENTS, _event_rows(response["id"], opening)),
@@ -299,6 +392,8 @@ class JobStore:
             "emitted": logged[-1].sequence_number,
             "progress": None if progress is None else orjson.dumps(progress).decode(),
         }
+        if not isinstance(self._db, SqliteDatabase):
+            return bool(await self._db.fetch(_LOG_POSTGRES, update | _batch(logged)))
         steps: list[Step] = [(_PROGRESS, [update]), (_ADD_EVENTS, _event_rows(response_id, logged))]
         return bool(await self._db.write(steps, guarded=True))
 
@@ -313,8 +408,6 @@ class JobStore:
         """Write the final Response (row and output items), the job's end and the last events,
         terminal one included, in one transaction; False if ``guard`` no longer holds."""
         response_id = response["id"]
-        [(inputs,)] = await self._db.fetch(_INPUT_COUNT, {"id": response_id})
-        outputs = item_rows(response_id, [("output", item) for item in response["output"]], inputs)
         row = response_row("", response)
         end = {
             "id": response_id,
@@ -323,6 +416,13 @@ class JobStore:
             "emitted": logged[-1].sequence_number,
             "replica": replica,
         }
+        output = [("output", item) for item in response["output"]]
+        if not isinstance(self._db, SqliteDatabase):
+            params = end | _columns(item_rows(response_id, output)) | _batch(logged)
+            [(ended,)] = await self._db.fetch(_END_POSTGRES[guard], params | {"data": row["data"]})
+            return bool(ended)
+        [(inputs,)] = await self._db.fetch(_INPUT_COUNT, {"id": response_id})
+        outputs = item_rows(response_id, output, inputs)
         steps: list[Step] = [
             (_END[guard], [end]),
             (_UPDATE_RESPONSE, [{"id": response_id, "status": row["status"], "data": row["data"]}]),
