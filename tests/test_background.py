@@ -148,11 +148,11 @@ def resumed_events_end(client: openai.OpenAI, response_id: str) -> str:
     return str(events[-1]["type"])
 
 
-def test_a_queued_job_can_be_cancelled_before_it_runs(
+def test_cancel_right_after_create(
     client: openai.OpenAI, gateway: Gateway, upstream: ScriptedUpstream
 ) -> None:
-    # Created and cancelled in one request each: the cancel may find it queued or running;
-    # either way it ends cancelled and the answer is the stored object.
+    # The cancel may find it queued or running (waiting for the upstream's first byte); either
+    # way it ends cancelled with no output. (A job surely queued: test_background_leases.py.)
     upstream.push(Reply(content="x " * 200, delay=2))
     queued = client.responses.create(model="m", input="go", background=True)
     cancelled = client.responses.cancel(queued.id)
