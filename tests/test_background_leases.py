@@ -57,13 +57,13 @@ def stack() -> Iterator[Any]:
         yield exits
 
 
-def plant_dead_run(url: str, *, logged: int) -> str:
+def plant_dead_run(url: str, *, logged: int, **fields: Any) -> str:
     """A background job claimed by a replica that died with ``logged`` events of its run in
     the log (after the two written when it was queued); its lease has already expired."""
 
     async def plant(database: Database) -> str:
         jobs = JobStore(database)
-        request = CreateResponseRequest(model="m", input="rerun me", background=True)
+        request = CreateResponseRequest(model="m", input="rerun me", background=True, **fields)
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, []), status="queued")
         queued = state.snapshot()
         opening = [
@@ -119,6 +119,19 @@ def test_a_run_that_logged_events_ends_failed(
         "response.in_progress",
         "response.failed",
     ]
+
+
+def test_a_rerun_that_cannot_start_ends_failed_with_the_reason(
+    fresh_url: str, upstream: ScriptedUpstream, stack: Any
+) -> None:
+    response_id = plant_dead_run(fresh_url, logged=0, previous_response_id="resp_gone")
+    gateway = start(stack, fresh_url, upstream, **FAST)
+    final = settled(gateway.client(), response_id)
+    assert final.status == "failed" and final.error is not None
+    assert "resp_gone" in final.error.message
+    assert upstream.requests == []
+    types = [event["type"] for event in resumed_events(gateway.base_url, response_id)]
+    assert types == ["response.created", "response.queued", "response.failed"]
 
 
 def test_a_full_queue_is_a_429_with_retry_after(

@@ -114,7 +114,12 @@ class Worker:
             offered = self._offered.pop(job.response_id, None)
             try:
                 prepared, owner = offered or await self._prepare(job)
-            except GatewayError as exc:
+            except Exception as exc:  # ended here, or a takeover would requeue it forever
+                if not isinstance(exc, GatewayError):
+                    log.exception("background response %s cannot be prepared", job.response_id)
+                    exc = GatewayError(
+                        f"The queued request could not be run ({type(exc).__name__})."
+                    )
                 await self._fail_unprepared(job, exc)
                 continue
             first = OPENING + 1 if offered else await self._first(job)
