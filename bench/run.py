@@ -30,6 +30,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tool_mapping
 from httpclient import Connection, Result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -918,6 +919,12 @@ async def bench(
     say("  * SDK client in the driver with one reused httpx2 client (no SSL context per session)")
     say()
     say(f"Gateway memory: peak RSS (VmHWM) {hwm / 1024:.1f} MiB, current RSS {rss / 1024:.1f} MiB")
+    say()
+    for line in tool_mapping.report(200 if args.quick else 2000):
+        say(line)
+    from websocket_loop import report as websocket_report  # after the memory figure: it adds
+
+    await websocket_report(gw_port, pid, loops=3 if args.quick else 20, turns=20)
 
 
 def main() -> int:
@@ -979,6 +986,10 @@ def main() -> int:
     except Exception as exc:
         print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    import reasoning_phase  # bench/ is on the path when run as a script
+
+    reasoning_phase.main(args.quick)
+
     if args.background:
         import background
 

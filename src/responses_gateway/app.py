@@ -11,9 +11,11 @@ import anyio
 from fastapi import FastAPI
 
 from responses_gateway import __version__
-from responses_gateway.api import health, metrics, passthrough, responses
+from responses_gateway.api import health, metrics, passthrough, responses, websocket
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
+from responses_gateway.chat.reasoning import ReasoningReplay
+from responses_gateway.chat.shaping import ChatStyle
 from responses_gateway.config import Settings
 from responses_gateway.lifecycle import Lifecycle, process_lifecycle
 from responses_gateway.mcp import EgressPolicy, McpSessions
@@ -27,11 +29,14 @@ from responses_gateway.service.background_worker import Worker
 from responses_gateway.service.history import HistoryCache
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.service.retention import purge_periodically
+from responses_gateway.service.tool_shapes import HostedToolPolicy
 from responses_gateway.store.database import open_database
 from responses_gateway.store.jobs import JobStore
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.store.retention import RetentionStore
+from responses_gateway.transport.connection import ConnectionLimits
 from responses_gateway.upstream import UpstreamClient
+from responses_gateway.web_search import web_searcher
 
 
 def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAPI:
@@ -46,11 +51,17 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
         database = await open_database(settings.database_url, pool_size=settings.database_pool_size)
         tracing.configure(content=settings.otel_capture_content)
         upstream = UpstreamClient(settings)
+        sealer = sealer_from_settings(
+            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+        )
         orchestrator = Orchestrator(
             ObservedUpstream(upstream),
             lambda: McpSessions(settings),
             max_tool_rounds=settings.max_tool_rounds,
             max_tokens_param=settings.upstream_max_tokens_param,
+            replay=ReasoningReplay(sealer),
+            style=ChatStyle(settings.upstream_reasoning_replay, settings.upstream_late_system),
+            web_search=web_searcher(settings),
         )
         service = ResponsesService(
             ResponseStore(database),
@@ -58,14 +69,19 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
             policy=EgressPolicy.from_settings(settings),
             default_approval=settings.mcp_default_approval,
             history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
-        )
-        sealer = sealer_from_settings(
-            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+            hosted=HostedToolPolicy(settings.hosted_tools, bool(settings.web_search_url)),
         )
         jobs = JobStore(database)
         worker = Worker(service, jobs, settings, draining=lambda: life.draining)
         background = BackgroundService(service, jobs, worker, settings)
-        app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys), sealer, background)
+        app.state.gateway = Gateway(
+            service,
+            upstream,
+            tuple(settings.api_keys),
+            sealer,
+            background,
+            websocket=ConnectionLimits.from_settings(settings),
+        )
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
         # they are never walked again; collections see only what requests create.
@@ -103,6 +119,7 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
     app.state.lifecycle = life
     app.add_middleware(AccessLayer, lifecycle=life)
     app.include_router(responses.router)
+    app.include_router(websocket.router)
     app.include_router(passthrough.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     upstream_max_connections: int = 256
     # OpenAI's reasoning models want max_completion_tokens; vLLM, llama.cpp and Ollama know max_tokens.
     upstream_max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # Past reasoning goes back on assistant messages: llama.cpp reads reasoning_content, vLLM
+    # (since 0.11) and Ollama read reasoning; both by default.
+    upstream_reasoning_replay: Literal["both", "reasoning_content", "reasoning", "off"] = "both"
+    # System/developer messages after the start: Qwen's and Gemma's templates reject them.
+    upstream_late_system: Literal["user", "system"] = "user"
     database_url: str = "sqlite:///./gateway.db"
     # PostgreSQL connections per process; each replica (and each --workers process) has its own.
     database_pool_size: int = Field(default=20, ge=1)
@@ -52,6 +57,11 @@ class Settings(BaseSettings):
     mcp_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
     mcp_allow_private_networks: bool = False
     mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Hosted tools (web_search, file_search, …) the gateway cannot run: left out or refused.
+    # "omit" lets Codex's default config (which sends web_search) work.
+    hosted_tools: Literal["omit", "reject"] = "omit"
+    # A SearXNG-compatible JSON endpoint: web_search tools are then run by the gateway.
+    web_search_url: str | None = None
     # Keys for sealed blobs (encrypted reasoning, compaction items); the first seals, all open.
     sealing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     sealing_key_file: str = "./gateway.key"
@@ -65,6 +75,11 @@ class Settings(BaseSettings):
     # every half of it.
     background_batch_interval: float = Field(default=0.2, gt=0)
     background_event_retention: float = Field(default=600.0, ge=0)  # seconds after the end
+
+    # WebSocket mode (GET /v1/responses upgraded): per-connection bounds.
+    ws_max_lanes: int = Field(default=8, ge=1)
+    ws_max_connection_seconds: float = Field(default=3600.0, gt=0)
+    ws_send_buffer_kb: int = Field(default=4096, ge=16)
 
     @field_validator("database_url")
     @classmethod

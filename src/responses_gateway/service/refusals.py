@@ -15,6 +15,8 @@ def refuse_unsupported_fields(request: CreateResponseRequest) -> None:
             "can be retrieved, resumed and cancelled.",
             param="background",
         )
+    if request.generate is False:
+        _refuse("generate", "generate=false (a warm-up) exists in WebSocket mode only.")
     if request.conversation is not None:
         _refuse("conversation", "Conversations are not supported yet; use previous_response_id.")
     if request.prompt is not None:

@@ -21,7 +21,7 @@ from responses_gateway.errors import (
     StoreUnavailable,
     previous_response_not_found,
 )
-from responses_gateway.events import Event
+from responses_gateway.events import Event, lifecycle
 from responses_gateway.ids import new_id
 from responses_gateway.mcp import EgressPolicy
 from responses_gateway.observability.spans import finished, response_span, store_operation
@@ -37,6 +37,7 @@ from responses_gateway.schemas.request import CreateResponseRequest
 from responses_gateway.service.context import input_items
 from responses_gateway.service.history import EMPTY_HISTORY, History, HistoryCache
 from responses_gateway.service.refusals import refuse_unsupported_fields
+from responses_gateway.service.tool_shapes import DEFAULT_HOSTED_POLICY, HostedToolPolicy
 from responses_gateway.service.tools import approved_calls, build_catalog
 from responses_gateway.store.responses import ResponseStore
 
@@ -50,8 +51,18 @@ def owner_of(api_key: str | None) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:32]
 
 
+_CLIENT_TOOL_TYPES = frozenset({"function", "custom", "namespace"})
+
+
 def _discard(_event: Event) -> None:
     return None
+
+
+def _warm_up(state: ResponseState, emit: EventSink) -> None:
+    """``generate: false``: the context is checked, loaded and (with ``store``) saved so that
+    a later turn can chain from it cheaply, but the model is not asked."""
+    emit(lifecycle("created", state.snapshot()))
+    state.finish("completed")
 
 
 def _may_defer_check(request: CreateResponseRequest) -> bool:
@@ -62,7 +73,11 @@ def _may_defer_check(request: CreateResponseRequest) -> bool:
         request.store
         and not request.stream
         and not request.background
-        and all(tool.type == "function" for tool in request.tools)
+        and all(tool.type in _CLIENT_TOOL_TYPES for tool in request.tools)
+        and (
+            isinstance(request.input, str)
+            or all(i.type != "additional_tools" for i in request.input)
+        )
     )
 
 
@@ -89,19 +104,27 @@ class ResponsesService:
         policy: EgressPolicy,
         default_approval: str,
         history_cache: HistoryCache,
+        hosted: HostedToolPolicy = DEFAULT_HOSTED_POLICY,
     ) -> None:
+        self._hosted = hosted
         self._store = store
         self._orchestrator = orchestrator
         self._policy = policy
         self._default_approval = default_approval
         self._histories = history_cache
 
-    async def prepare(self, request: CreateResponseRequest, owner: str) -> PreparedTurn:
+    async def prepare(
+        self, request: CreateResponseRequest, owner: str, *, parent: History | None = None
+    ) -> PreparedTurn:
         """Everything that can be refused with a 4xx, done before the first event (but for
-        the one check a non-streamed create may leave to its save: see ``_history``)."""
+        the one check a non-streamed create may leave to its save: see ``_history``).
+        ``parent``: the history of ``previous_response_id`` when the caller holds it (a
+        WebSocket connection's ``store: false`` responses), so nothing is read."""
         refuse_unsupported_fields(request)
         history, unverified = EMPTY_HISTORY, False
-        if request.previous_response_id is not None:
+        if parent is not None:
+            history = parent
+        elif request.previous_response_id is not None:
             history, unverified = await self._history(
                 owner,
                 request.previous_response_id,
@@ -114,8 +137,13 @@ class ResponsesService:
         items = await input_items(request, history.items, find_items)
         context = [*history.items, *items]
         catalog, echoed = await build_catalog(
-            request, context, self._policy, self._default_approval
+            request, context, items, self._policy, self._default_approval, self._hosted
         )
+        if unverified and catalog.bindings:  # MCP tools from earlier turns' tool items run first
+            assert request.previous_response_id is not None
+            if not await self._store.is_live(owner, request.previous_response_id):
+                self._refuse_previous(owner, request.previous_response_id)
+            unverified = False
         turn = Turn(request, history, items, catalog, approved_calls(catalog, context, items))
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, echoed))
         return PreparedTurn(turn, state, history, unverified)
@@ -162,13 +190,19 @@ class ResponsesService:
             finished(span, response)
         return response
 
-    async def produce(self, prepared: PreparedTurn, owner: str, emit: EventSink) -> None:
+    async def produce(
+        self, prepared: PreparedTurn, owner: str, emit: EventSink, *, generate: bool = True
+    ) -> None:
         """A streamed create. When the client goes away mid-run the task is cancelled: the
-        upstream call stops there, and what was finished is stored as ``cancelled``."""
+        upstream call stops there, and what was finished is stored as ``cancelled``.
+        ``generate=False`` (WebSocket warm-up): created and completed with no model call."""
         state = prepared.state
         with response_span(prepared.turn.request.model, state.id) as span:
             try:
-                await self._orchestrator.run(prepared.turn, state, emit)
+                if generate:
+                    await self._orchestrator.run(prepared.turn, state, emit)
+                else:
+                    _warm_up(state, emit)
             except Exception as exc:  # a bug must still end the stream with response.failed
                 log.exception("response %s failed unexpectedly", state.id)
                 fail(state, GatewayError(f"The server had an error ({type(exc).__name__})."))
