@@ -948,7 +948,13 @@ def main() -> int:
         help="record py-spy stacks of the gateway per phase into DIR "
         "(then: python bench/hotspots.py DIR/stored-c16.txt)",
     )
+    parser.add_argument("--limits", action="store_true", help="only bench/limits.py's figures")
     args = parser.parse_args()
+    if args.limits:
+        import limits
+
+        limits.main()
+        return 0
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     profile = QUICK if args.quick else FULL

@@ -360,7 +360,7 @@ def test_json_object_format(client: openai.OpenAI, upstream: ScriptedUpstream) -
         ({"input": "no model"}, "model"),
         ({"model": "m", "input": "x", "temperature": 3}, "temperature"),
         ({"model": "m", "input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
-        ({"model": "m", "input": [{"type": "nonsense"}]}, "input[0]"),
+        ({"model": "m", "input": [{"type": "nonsense"}]}, "input[0].type"),
         ({"model": "m", "input": "x", "metadata": {str(i): "v" for i in range(17)}}, "metadata"),
         ({"model": "m", "input": "x", "metadata": {"k": "v" * 513}}, "metadata"),
         ({"model": "m", "input": "x", "tools": [{"type": "teleport"}]}, "tools[0].type"),

@@ -5,6 +5,8 @@
   * Unauthorized (401)
   * NotFound (404)
   * UpstreamError (status of the upstream, or 502): the chat-completions backend failed
+    * UpstreamBusy (503, Retry-After): no upstream connection within the pool timeout
+  * StoreUnavailable (503, Retry-After): the database did not answer
   * McpDependencyFailed (424): an MCP server could not be listed (OpenAI answers 424 too)
 """
 
@@ -18,7 +20,7 @@ class GatewayError(Exception):
 
     status_code: ClassVar[int] = 500
     type: ClassVar[str] = "server_error"
-    headers: ClassVar[dict[str, str] | None] = None  # extra response headers (Retry-After)
+    headers: ClassVar[dict[str, str]] = {}  # sent with the error (``Retry-After``)
 
     def __init__(
         self,
@@ -65,10 +67,21 @@ class UpstreamError(GatewayError):
         return error_envelope(self.message, kind, self.param, self.code)
 
 
+class UpstreamBusy(UpstreamError):
+    """No upstream connection could be had in time: the caller may retry shortly."""
+
+    status_code = 503
+    headers = {"retry-after": "1"}
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="upstream_unavailable")
+
+
 class StoreUnavailable(GatewayError):
     """The database did not answer (down, restarting, out of connections): worth a retry."""
 
     status_code = 503
+    headers = {"retry-after": "1"}
 
     def __init__(self) -> None:
         super().__init__("The response store is unavailable; try again.", code="store_unavailable")

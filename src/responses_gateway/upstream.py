@@ -15,11 +15,15 @@ from typing import Any
 
 import aiohttp
 import orjson
+from aiohttp.http_exceptions import LineTooLong
 
 from responses_gateway.config import Settings
-from responses_gateway.errors import UpstreamError
+from responses_gateway.errors import UpstreamBusy, UpstreamError
 
 _JSON = {"content-type": "application/json"}
+# The longest SSE line accepted from the upstream (aiohttp allows twice its read buffer). A
+# longer one fails the response as an upstream error that says so.
+MAX_UPSTREAM_LINE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -43,11 +47,18 @@ class UpstreamClient:
         self._session = aiohttp.ClientSession(
             headers=headers,
             connector=aiohttp.TCPConnector(limit=settings.upstream_max_connections),
+            # connect: getting a connection, the wait for a free pooled one included;
+            # sock_connect: opening a new one; total: the whole call, body included.
             timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=10.0, sock_read=settings.upstream_timeout
+                total=settings.upstream_total_timeout,
+                connect=settings.upstream_pool_timeout,
+                sock_connect=settings.upstream_connect_timeout,
+                sock_read=settings.upstream_timeout,
             ),
+            read_bufsize=MAX_UPSTREAM_LINE_BYTES // 2,
             trust_env=False,
         )
+        self._pool_timeout = settings.upstream_pool_timeout
 
     async def aclose(self) -> None:
         await self._session.close()
@@ -61,7 +72,7 @@ class UpstreamClient:
                 body = await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _unreachable(exc) from None
+            raise self._unreachable(exc) from None
         if status >= 400:
             raise _status_error(status, body)
         try:
@@ -90,9 +101,14 @@ class UpstreamClient:
                             raise _error_from_body(502, chunk)
                         yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _unreachable(exc) from None
+            raise self._unreachable(exc) from None
         except orjson.JSONDecodeError:
             raise UpstreamError("The upstream sent a stream chunk that is not JSON.") from None
+        except LineTooLong:
+            raise UpstreamError(
+                f"The upstream sent a stream line over {MAX_UPSTREAM_LINE_BYTES} bytes.",
+                code="upstream_line_too_long",
+            ) from None
 
     async def relay(self, method: str, path: str, body: bytes | None = None) -> Relayed:
         """Pass a request through unchanged (``/v1/models``, ``/v1/chat/completions``)."""
@@ -101,9 +117,28 @@ class UpstreamClient:
                 method, self._base + path, data=body, headers=_JSON if body else None
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _unreachable(exc) from None
+            raise self._unreachable(exc) from None
         keep = {k: v for k, v in response.headers.items() if k.lower() == "content-type"}
         return Relayed(response.status, keep, _body_then_release(response))
+
+    def _unreachable(self, exc: BaseException) -> UpstreamError:
+        """No connection in time (pool full or server not answering) is a 503 worth retrying;
+        a call that ran out of time is a 504; anything else a 502."""
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return UpstreamBusy(
+                "The upstream model server did not take the request within "
+                f"{self._pool_timeout:g} s (every pooled connection busy, or it is not "
+                "accepting connections); try again."
+            )
+        if isinstance(exc, TimeoutError):
+            return UpstreamError(
+                f"The upstream model server timed out ({type(exc).__name__}).",
+                code="upstream_timeout",
+                status_code=504,
+            )
+        return UpstreamError(
+            f"The upstream model server could not be reached ({type(exc).__name__})."
+        )
 
 
 async def _body_then_release(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
@@ -112,11 +147,6 @@ async def _body_then_release(response: aiohttp.ClientResponse) -> AsyncIterator[
             yield chunk
     finally:
         response.release()
-
-
-def _unreachable(exc: BaseException) -> UpstreamError:
-    kind = "timed out" if isinstance(exc, TimeoutError) else "could not be reached"
-    return UpstreamError(f"The upstream model server {kind} ({type(exc).__name__}).")
 
 
 def _status_error(status: int, body: bytes) -> UpstreamError:
