@@ -304,6 +304,16 @@ def postgres_database(admin_url: str) -> Iterator[str]:
         asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextlib.contextmanager
+def bench_database(args: argparse.Namespace, children: Children, name: str) -> Iterator[str]:
+    """The run's database: a scratch PostgreSQL one, or a SQLite file in ``children``'s tmp."""
+    if args.database == "postgres":
+        with postgres_database(args.postgres_url) as url:
+            yield url
+    else:
+        yield f"sqlite:///{children.tmp / name}"
+
+
 # ----------------------------------------------------------------------------- load
 
 
@@ -938,6 +948,9 @@ def main() -> int:
         help="admin connection used to create and drop a scratch database",
     )
     parser.add_argument(
+        "--background", action="store_true", help="then run bench/background.py's phases too"
+    )
+    parser.add_argument(
         "--profile",
         type=Path,
         metavar="DIR",
@@ -971,11 +984,7 @@ def main() -> int:
     children = Children()
     started = time.monotonic()
     try:
-        with contextlib.ExitStack() as stack:
-            if args.database == "postgres":
-                database_url = stack.enter_context(postgres_database(args.postgres_url))
-            else:
-                database_url = f"sqlite:///{children.tmp / 'bench.db'}"
+        with bench_database(args, children, "bench.db") as database_url:
             try:
                 run = bench(args, profile, children, database_url)
                 try:
@@ -995,6 +1004,11 @@ def main() -> int:
     import reasoning_phase  # bench/ is on the path when run as a script
 
     reasoning_phase.main(args.quick)
+
+    if args.background:
+        import background
+
+        background.run(args)
     say(f"\n(total wall time {time.monotonic() - started:.0f}s)")
     return 0
 

@@ -4,7 +4,8 @@ HTTP/1.1 keep-alive, no framework, so it never becomes the bottleneck.
 POST .../responses answers as a stateless Responses server (vLLM's), JSON or streamed.
 POST .../chat/completions answers a fixed small completion, non-streamed (JSON) or streamed
 (``stream: true``: a role chunk, ~20 content chunks, a finish chunk, a usage chunk when
-``stream_options.include_usage``, then ``data: [DONE]``). When the request offers a tool named
+``stream_options.include_usage``, then ``data: [DONE]``; ``max_tokens`` content chunks when the
+request sets it). When the request offers a tool named
 ``add`` and its last message is not a ``tool`` message, the answer is a call to ``add`` with
 ``{"a":1,"b":2}`` instead (for the MCP round trip). GET .../models lists one model.
 
@@ -75,7 +76,9 @@ def stream_body(request: dict[str, Any]) -> bytes:
         parts.append(_chunk(model, {"tool_calls": [call]}))
         parts.append(_chunk(model, {}, "tool_calls"))
     else:
-        parts.extend(_chunk(model, {"content": tok}) for tok in TOKENS)
+        count = request.get("max_tokens")  # a longer answer on request (bench/background.py)
+        tokens = [f"tok{i} " for i in range(count)] if count else TOKENS
+        parts.extend(_chunk(model, {"content": tok}) for tok in tokens)
         parts.append(_chunk(model, {}, "stop"))
     if (request.get("stream_options") or {}).get("include_usage"):
         usage = {

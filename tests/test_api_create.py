@@ -367,7 +367,7 @@ def test_json_object_format(client: openai.OpenAI, upstream: ScriptedUpstream) -
         ({"model": "m", "input": "x", "metadata": {"k": "v" * 513}}, "metadata"),
         ({"model": "m", "input": "x", "tools": [{"type": "teleport"}]}, "tools[0].type"),
         ({"model": "m", "input": "x", "tools": [{"name": "f"}]}, "tools[0].type"),
-        ({"model": "m", "input": "x", "background": True}, "background"),
+        ({"model": "m", "input": "x", "background": True, "store": False}, "background"),
         ({"model": "m", "input": "x", "truncation": "auto"}, "truncation"),
         ({"model": "m", "input": "x", "conversation": {"id": 5}}, "conversation"),
         (

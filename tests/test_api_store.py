@@ -88,10 +88,10 @@ def test_input_items_pagination(client: openai.OpenAI, gateway: Gateway) -> None
         client.responses.input_items.list("resp_missing")
 
 
-def test_streamed_replay_is_refused_not_ignored(client: openai.OpenAI, gateway: Gateway) -> None:
+def test_foreground_responses_are_not_resumable(client: openai.OpenAI, gateway: Gateway) -> None:
     created = client.responses.create(model="m", input="x")
     answer = httpx.get(f"{gateway.base_url}/responses/{created.id}", params={"stream": "true"})
-    assert answer.status_code == 400 and answer.json()["error"]["param"] == "stream"
+    assert answer.status_code == 404 and answer.json()["error"]["param"] == "stream"
 
 
 def test_unknown_route_is_an_envelope(gateway: Gateway) -> None:

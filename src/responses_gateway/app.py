@@ -36,6 +36,8 @@ from responses_gateway.observability.observed_upstream import ObservedUpstream
 from responses_gateway.orchestrator.compaction_step import Compactor
 from responses_gateway.orchestrator.turn_loop import Orchestrator
 from responses_gateway.sealing import sealer_from_settings
+from responses_gateway.service.background import BackgroundService
+from responses_gateway.service.background_worker import Worker
 from responses_gateway.service.compaction import CompactionService
 from responses_gateway.service.context_window import ContextWindow
 from responses_gateway.service.conversation_turns import ConversationTurns
@@ -47,6 +49,7 @@ from responses_gateway.service.retention import purge_periodically
 from responses_gateway.service.tool_shapes import HostedToolPolicy
 from responses_gateway.store.conversations import ConversationStore
 from responses_gateway.store.database import Database, open_database
+from responses_gateway.store.jobs import JobStore
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.store.retention import RetentionStore
 from responses_gateway.tokenizer import TokenCounter
@@ -67,7 +70,8 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
         database = await open_database(settings.database_url, pool_size=settings.database_pool_size)
         tracing.configure(content=settings.otel_capture_content)
         upstream = UpstreamClient(settings)
-        app.state.gateway = _gateway(settings, database, upstream)
+        app.state.gateway = gateway = _gateway(settings, database, upstream, life)
+        worker = gateway.background.worker
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
         # they are never walked again; collections see only what requests create.
@@ -75,16 +79,20 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
         gc.freeze()
         life.drain_on_signals(settings.shutdown_grace)
         try:
-            async with anyio.create_task_group() as background:
+            async with anyio.create_task_group() as tasks:
                 if settings.retention_days > 0:
-                    background.start_soon(
+                    tasks.start_soon(
                         purge_periodically,
                         RetentionStore(database),
                         settings.retention_days,
                         settings.retention_interval,
                     )
-                yield
-                background.cancel_scope.cancel()
+                tasks.start_soon(worker.serve, tasks)
+                try:
+                    yield
+                finally:
+                    await worker.close()
+                    tasks.cancel_scope.cancel()
         finally:
             await upstream.aclose()
             tracing.shutdown()
@@ -115,7 +123,9 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
     return app
 
 
-def _gateway(settings: Settings, database: Database, upstream: UpstreamClient) -> Gateway:
+def _gateway(
+    settings: Settings, database: Database, upstream: UpstreamClient, life: Lifecycle
+) -> Gateway:
     sealer = sealer_from_settings(
         [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
     )
@@ -133,6 +143,7 @@ def _gateway(settings: Settings, database: Database, upstream: UpstreamClient) -
     counter = TokenCounter(upstream, settings.tokenizer)
     histories = HistoryCache(settings.history_cache_mb * 1024 * 1024)
     conversation_store = ConversationStore(database)
+    jobs = JobStore(database)
     service = ResponsesService(
         ResponseStore(database),
         orchestrator,
@@ -152,6 +163,12 @@ def _gateway(settings: Settings, database: Database, upstream: UpstreamClient) -
         ConversationsService(conversation_store),
         CompactionService(service, upstream, sealer),
         InputTokensService(service, orchestrator, counter),
+        BackgroundService(
+            service,
+            jobs,
+            Worker(service, jobs, settings, draining=lambda: life.draining),
+            settings,
+        ),
         websocket=ConnectionLimits.from_settings(settings),
     )
 

@@ -83,6 +83,16 @@ class Settings(BaseSettings):
     # The model's context window for truncation "auto" when the upstream does not report one.
     context_window: int | None = Field(default=None, ge=1)
 
+    # Background responses (service/background*.py).
+    background_concurrency: int = Field(default=16, ge=1)  # runs at once, per process
+    background_max_queued: int = Field(default=1000, ge=1)  # queued jobs, all replicas
+    background_lease: float = Field(default=30.0, gt=0)  # seconds; renewed every third
+    background_poll_interval: float = Field(default=0.25, gt=0)  # claims and cancel flags
+    # The longest a reader on another replica waits for an event: the log is written and read
+    # every half of it.
+    background_batch_interval: float = Field(default=0.2, gt=0)
+    background_event_retention: float = Field(default=600.0, ge=0)  # seconds after the end
+
     # WebSocket mode (GET /v1/responses upgraded): per-connection bounds.
     ws_max_lanes: int = Field(default=8, ge=1)
     ws_max_connection_seconds: float = Field(default=3600.0, gt=0)

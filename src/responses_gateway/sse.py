@@ -43,9 +43,9 @@ class SseEncoder:
     """The ``emit`` given to the orchestrator: encodes at once, so later mutations of live
     items cannot leak into an event already emitted."""
 
-    def __init__(self, sink: MemoryObjectSendStream[bytes]) -> None:
+    def __init__(self, sink: MemoryObjectSendStream[bytes], first: int = 0) -> None:
         self._sink = sink
-        self._next = 0
+        self._next = first
 
     def __call__(self, event: Event) -> None:
         self._sink.send_nowait(encode(event, self._next))
@@ -55,9 +55,11 @@ class SseEncoder:
 class EventStreamResponse(Response):
     media_type = "text/event-stream"
 
-    def __init__(self, producer: Producer) -> None:
+    def __init__(self, producer: Producer, first_sequence: int = 0) -> None:
+        """``first_sequence``: where numbering starts (a resumed stream goes on from there)."""
         super().__init__(status_code=200)
         self._producer = producer
+        self._first = first_sequence
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Unbounded: events are small and a response's output is bounded; the producer must never
@@ -68,7 +70,7 @@ class EventStreamResponse(Response):
 
             async def produce() -> None:
                 with sink:
-                    await self._producer(SseEncoder(sink))
+                    await self._producer(SseEncoder(sink, self._first))
 
             async def watch_disconnect() -> None:
                 while (await receive())["type"] != "http.disconnect":

@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from responses_gateway.errors import Unauthorized
 from responses_gateway.sealing import Sealer
+from responses_gateway.service.background import BackgroundService
 from responses_gateway.service.compaction import CompactionService
 from responses_gateway.service.conversations import ConversationsService
 from responses_gateway.service.input_tokens import InputTokensService
@@ -28,6 +29,7 @@ class Gateway:
     conversations: ConversationsService
     compaction: CompactionService
     input_tokens: InputTokensService
+    background: BackgroundService
     websocket: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 

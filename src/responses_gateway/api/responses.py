@@ -9,7 +9,6 @@ from fastapi.responses import Response
 
 from responses_gateway.api.deps import authenticate, gateway
 from responses_gateway.api.json import JSONBody, parse_body
-from responses_gateway.errors import InvalidRequest
 from responses_gateway.schemas.request import CreateResponseRequest
 from responses_gateway.sse import EventSink, EventStreamResponse
 
@@ -22,6 +21,8 @@ async def create_response(request: Request) -> Any:
     owner = authenticate(request)
     body = await parse_body(request, CreateResponseRequest)
     service = gateway(request).service
+    if body.background:
+        return await _create_background(request, body, owner)
     if not body.stream:
         return JSONBody(await service.create(body, owner))
     prepared = await service.prepare(body, owner)
@@ -32,20 +33,40 @@ async def create_response(request: Request) -> Any:
     return EventStreamResponse(produce)
 
 
+async def _create_background(request: Request, body: CreateResponseRequest, owner: str) -> Response:
+    """Queued at once; a stream reads the job's event log from its start (``response.created``
+    and ``response.queued``), and the run goes on when it is closed."""
+    background = gateway(request).background
+    queued = await background.create(body, owner)
+    if not body.stream:
+        return JSONBody(queued)
+
+    async def follow(emit: EventSink) -> None:
+        await background.follow(owner, queued["id"], -1, emit)
+
+    return EventStreamResponse(follow)
+
+
 @router.get("/responses/{response_id}", response_model=None)
 async def retrieve_response(
     request: Request,
     response_id: str,
     stream: bool = False,
+    starting_after: Annotated[int, Query(ge=-1)] = -1,
     include: Annotated[list[str] | None, Query(alias="include[]")] = None,
 ) -> Response:
-    """Retrieve a stored response."""
+    """Retrieve a stored response; ``stream=true`` replays a background response's events after
+    ``starting_after`` and follows it to its end."""
     owner = authenticate(request)
-    if stream:
-        raise InvalidRequest(
-            "Replaying a stored response as a stream is not supported.", param="stream"
-        )
-    return JSONBody(await gateway(request).service.get(owner, response_id))
+    background = gateway(request).background
+    if not stream:
+        return JSONBody(await background.retrieve(owner, response_id))
+    await background.check_resumable(owner, response_id)
+
+    async def follow(emit: EventSink) -> None:
+        await background.follow(owner, response_id, starting_after, emit)
+
+    return EventStreamResponse(follow, first_sequence=starting_after + 1)
 
 
 @router.delete("/responses/{response_id}", response_model=None)
@@ -57,16 +78,9 @@ async def delete_response(request: Request, response_id: str) -> Response:
 
 @router.post("/responses/{response_id}/cancel", response_model=None)
 async def cancel_response(request: Request, response_id: str) -> Response:
-    """Only background responses can be cancelled, and this gateway runs none: every response
-    it knows has already finished (404 for one it does not)."""
+    """Cancel a background response (on any replica); 400 for any other response."""
     owner = authenticate(request)
-    await gateway(request).service.get(owner, response_id)
-    raise InvalidRequest(
-        "Only responses created with background=true can be cancelled; this response has "
-        "already finished.",
-        param="response_id",
-        code="response_not_cancellable",
-    )
+    return JSONBody(await gateway(request).background.cancel(owner, response_id))
 
 
 @router.get("/responses/{response_id}/input_items", response_model=None)

@@ -83,7 +83,7 @@ def request_echo(request: CreateResponseRequest, tools: list[dict[str, Any]]) ->
         "reasoning": reasoning,
         "service_tier": "default",
         "store": request.store,
-        "background": False,
+        "background": bool(request.background),
         "temperature": request.temperature if request.temperature is not None else 1.0,
         "text": text,
         "tool_choice": choice if isinstance(choice, str) else choice.model_dump(exclude_none=True),

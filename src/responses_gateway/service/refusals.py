@@ -9,8 +9,12 @@ _UNSUPPORTED_INCLUDES = frozenset({"message.output_text.logprobs"})
 
 
 def refuse_unsupported_fields(request: CreateResponseRequest) -> None:
-    if request.background:
-        _refuse("background", "Background responses are not supported yet.")
+    if request.background and not request.store:
+        raise InvalidRequest(
+            "background=true requires store=true: a background response is stored so that it "
+            "can be retrieved, resumed and cancelled.",
+            param="background",
+        )
     if request.generate is False:
         _refuse("generate", "generate=false (a warm-up) exists in WebSocket mode only.")
     if request.prompt is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -78,6 +79,7 @@ def _may_defer_check(request: CreateResponseRequest) -> bool:
     return (
         request.store
         and not request.stream
+        and not request.background
         and all(tool.type in _CLIENT_TOOL_TYPES for tool in request.tools)
         and (
             isinstance(request.input, str)
@@ -96,6 +98,9 @@ class PreparedTurn:
     history: History
     unverified: bool = False  # the cached previous response is confirmed live by the save
     conversation: tuple[str, int] | None = None  # its id and the version its history is of
+    # Stores the final Response instead of ResponseStore.save (background runs: their row
+    # exists from the start); returns the size stored. Failed responses go to it too.
+    saver: Callable[[dict[str, Any]], Awaitable[int]] | None = None
 
 
 class ResponsesService:
@@ -258,12 +263,15 @@ class ResponsesService:
     ) -> None:
         # Failed responses are not stored: a non-streamed failure is an HTTP error with no
         # response id to retrieve, and a streamed one must store exactly the same.
-        if not prepared.turn.request.store or response["status"] == "failed":
+        saver = prepared.saver
+        if not prepared.turn.request.store or (response["status"] == "failed" and not saver):
             return
         items = prepared.turn.items
         previous = prepared.turn.request.previous_response_id
         try:
-            if prepared.conversation is not None:
+            if saver is not None:
+                size: int | None = await saver(response)
+            elif prepared.conversation is not None:
                 conversation_id, version = prepared.conversation
                 with store_operation("save"):
                     await self._conversations.save(
@@ -276,10 +284,11 @@ class ResponsesService:
                         version,
                     )
                 return
-            with store_operation("save"):
-                size = await self._store.save(
-                    owner, response, items, check_previous=prepared.unverified
-                )
+            else:
+                with store_operation("save"):
+                    size = await self._store.save(
+                        owner, response, items, check_previous=prepared.unverified
+                    )
         except (StoreUnavailable, NotFound):  # NotFound: the conversation was deleted meanwhile
             if quiet:
                 return

@@ -18,8 +18,8 @@ cost about 2 ms of CPU per stored response in thread hops.
   table: 15 ms at 80,000 items against 0.2 ms through the index).
 
 Every statement is written once, with ``:name`` parameters (see ``Query``), and runs on both, but
-for one: PostgreSQL saves a response in a single statement (``ResponseStore.save``), so only
-SQLite has ``write``, a transaction of several statements.
+for one: PostgreSQL saves a response in a single statement (``ResponseStore.save``). ``write`` runs
+several statements in one transaction on both (background jobs need it: ``store/jobs.py``).
 """
 
 from __future__ import annotations
@@ -79,7 +79,16 @@ class Database(Protocol):
         """One write statement, committed; the number of rows it changed."""
         ...
 
+    async def write(self, steps: Sequence[Step], *, guarded: bool = False) -> list[int]:
+        """Every step in one transaction: all of it is written, or none. With ``guarded``,
+        nothing is written (and ``[]`` returned) unless the first step changes a row."""
+        ...
+
     async def close(self) -> None: ...
+
+
+class _Unchanged(Exception):
+    """A guarded write's first step changed nothing: roll back."""
 
 
 async def open_database(url: str, *, pool_size: int = 20) -> Database:
@@ -113,16 +122,24 @@ class SqliteDatabase:
         self.statements += 1
         return await self._in_writer(lambda: self._writer.execute(query.sql, params).rowcount)
 
-    async def write(self, steps: Sequence[Step]) -> list[int]:
+    async def write(self, steps: Sequence[Step], *, guarded: bool = False) -> list[int]:
         """Every step in one transaction: all of it is written, or none. Returns the rows each
-        step changed."""
+        step changed (see ``Database.write`` for ``guarded``)."""
         steps = [(query, param_sets) for query, param_sets in steps if param_sets]
         self.statements += len(steps)
 
         def run() -> list[int]:
-            return [self._writer.executemany(query.sql, sets).rowcount for query, sets in steps]
+            counts: list[int] = []
+            for query, sets in steps:
+                counts.append(self._writer.executemany(query.sql, sets).rowcount)
+                if guarded and counts == [0]:
+                    raise _Unchanged
+            return counts
 
-        return await self._in_writer(run)
+        try:
+            return await self._in_writer(run)
+        except _Unchanged:
+            return []
 
     async def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """``work`` on the writer's connection in one transaction, for writes that must read
@@ -200,6 +217,34 @@ class PostgresDatabase:
         self.statements += 1
         status: str = await self._guard(self._pool.execute(query.numbered, *query.args(params)))
         return int(status.rpartition(" ")[2] or 0)
+
+    async def write(self, steps: Sequence[Step], *, guarded: bool = False) -> list[int]:
+        """Every step in one transaction (see ``Database.write``). A step of several parameter
+        sets runs as one ``executemany`` and counts as ``len(sets)`` rows: asyncpg reports no
+        count for it."""
+        steps = [(query, param_sets) for query, param_sets in steps if param_sets]
+        self.statements += len(steps)
+
+        async def run() -> list[int]:
+            counts: list[int] = []
+            async with self._pool.acquire() as connection, connection.transaction():
+                for query, sets in steps:
+                    if len(sets) == 1:
+                        status = await connection.execute(query.numbered, *query.args(sets[0]))
+                        counts.append(int(status.rpartition(" ")[2] or 0))
+                    else:
+                        await connection.executemany(
+                            query.numbered, [query.args(params) for params in sets]
+                        )
+                        counts.append(len(sets))
+                    if guarded and counts == [0]:
+                        raise _Unchanged
+            return counts
+
+        try:
+            return await self._guard(run())
+        except _Unchanged:
+            return []
 
     async def _guard(self, work: Awaitable[T]) -> T:
         import asyncpg

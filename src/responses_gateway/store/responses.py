@@ -145,12 +145,10 @@ def _input_items(order: str, after: bool) -> Query:
     )
 
 
-def response_rows(
-    owner: str, response: dict[str, Any], input_items: list[dict[str, Any]]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The parameters of a response's row and of its items' rows (input first, then output)."""
+def response_row(owner: str, response: dict[str, Any]) -> dict[str, Any]:
+    """The ``responses`` row of a Response object (its output goes to ``item_rows``)."""
     body = {key: value for key, value in response.items() if key != "output"}
-    row = {
+    return {
         "id": response["id"],
         "owner": owner,
         "previous_response_id": response.get("previous_response_id"),
@@ -158,22 +156,34 @@ def response_rows(
         "status": response["status"],
         "model": response["model"],
         "data": orjson.dumps(body).decode(),
-        "check_previous": False,
     }
-    items = [("input", item) for item in input_items]
-    items += [("output", item) for item in response["output"]]
-    rows = [
+
+
+def item_rows(
+    response_id: str, items: list[tuple[str, dict[str, Any]]], start: int = 0
+) -> list[dict[str, Any]]:
+    """``response_items`` rows for (kind, item) pairs, numbered from ``start``."""
+    return [
         {
-            "response_id": response["id"],
+            "response_id": response_id,
             "position": position,
             "kind": kind,
             "item_id": item.get("id") or "",
             "data": orjson.dumps(_stored(item)).decode(),
         }
-        for position, (kind, item) in enumerate(items)
+        for position, (kind, item) in enumerate(items, start)
     ]
-    row["compacted"] = any(item.get("type") == "compaction" for _, item in items)
-    return row, rows
+
+
+def response_rows(
+    owner: str, response: dict[str, Any], input_items: list[dict[str, Any]]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The parameters of a response's row and of its items' rows (input first, then output)."""
+    items = [("input", item) for item in input_items]
+    items += [("output", item) for item in response["output"]]
+    compacted = any(item.get("type") == "compaction" for _, item in items)
+    row = response_row(owner, response) | {"check_previous": False, "compacted": compacted}
+    return row, item_rows(response["id"], items)
 
 
 def _stored(item: dict[str, Any]) -> dict[str, Any]:
