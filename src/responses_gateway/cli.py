@@ -81,7 +81,11 @@ async def _purge(settings: Settings, older_than: float | None, *, dry_run: bool)
     try:
         store = RetentionStore(database)
         if dry_run:
-            return f"would remove {await store.count_unneeded(cutoff_for(older_than))} response(s)"
-        return f"removed {await purge_once(store, older_than)} response(s)"
+            cutoff = cutoff_for(older_than)
+            responses = await store.count_unneeded(cutoff)
+            conversations = await store.count_old_conversations(cutoff)
+            return f"would remove {responses} response(s), {conversations} conversation(s)"
+        responses, conversations = await purge_once(store, older_than)
+        return f"removed {responses} response(s), {conversations} conversation(s)"
     finally:
         await database.close()

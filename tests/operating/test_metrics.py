@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -139,3 +140,17 @@ def test_mcp_listings_and_calls_are_counted(
     for name in ("gateway_mcp_listings_total", "gateway_mcp_calls_total"):
         labels = {"server_label": "calc", "outcome": "ok"}
         assert value(after, name, **labels) - value(before, name, **labels) == 1
+
+
+def test_open_websockets_are_a_gauge(gateway: Gateway, client: openai.OpenAI) -> None:
+    before = value(scrape(gateway), "gateway_websocket_connections")
+    with client.responses.connect() as connection:
+        connection.response.create(model="m", input="hi", generate=False)  # type: ignore[call-arg]
+        for event in connection:
+            if event.type == "response.completed":
+                break
+        assert value(scrape(gateway), "gateway_websocket_connections") == before + 1
+    deadline = time.monotonic() + 10
+    while value(scrape(gateway), "gateway_websocket_connections") != before:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

@@ -65,9 +65,12 @@ def test_old_chains_go_young_chains_keep_their_history(
     used_chain = _chain(client, 3)
     for response_id in [*old_chain, *used_chain[:2]]:
         _age(url, response_id, 40)
-    assert _purge(url, "--older-than", "30d", "--dry-run") == "would remove 2 response(s)"
+    assert (
+        _purge(url, "--older-than", "30d", "--dry-run")
+        == "would remove 2 response(s), 0 conversation(s)"
+    )
     assert all(_exists(url, rid) for rid in old_chain)
-    assert _purge(url, "--older-than", "30d") == "removed 2 response(s)"
+    assert _purge(url, "--older-than", "30d") == "removed 2 response(s), 0 conversation(s)"
     assert not any(_exists(url, rid) for rid in old_chain)
     assert all(_items(url, rid) == 0 for rid in old_chain)
     # The old turns of a chain whose newest turn is young are needed: kept, history whole.
@@ -113,3 +116,37 @@ def test_the_background_purge_runs_by_itself(database_url: str, upstream: Script
         young = client.responses.create(model="m", input="young").id
         time.sleep(0.3)
         assert _exists(database_url, young)
+
+
+def _age_conversation(url: str, conversation_id: str, days: float) -> None:
+    when = int(time.time() - days * DAY)
+    with_database(
+        url,
+        lambda db: db.execute(
+            Query("UPDATE conversations SET created_at = :t WHERE id = :id"),
+            {"t": when, "id": conversation_id},
+        ),
+    )
+
+
+def test_conversations_keep_their_responses_and_go_when_old(
+    gateway: Gateway, client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    url = gateway.settings.database_url
+    conversation = client.conversations.create()
+    turn = client.responses.create(
+        model="m", input="in a conversation", conversation=conversation.id
+    )
+    _age(url, turn.id, 40)
+    # The response is old, but the young conversation refers to its items: it stays.
+    _purge(url, "--older-than", "30d")
+    assert _exists(url, turn.id)
+    items = client.conversations.items.list(conversation.id)
+    assert len(items.data) == 2
+    # Once the conversation is old too, both go.
+    _age_conversation(url, conversation.id, 40)
+    assert _purge(url, "--older-than", "30d", "--dry-run").endswith("1 conversation(s)")
+    assert _purge(url, "--older-than", "30d").endswith("1 conversation(s)")
+    assert not _exists(url, turn.id)
+    with pytest.raises(openai.NotFoundError):
+        client.conversations.retrieve(conversation.id)

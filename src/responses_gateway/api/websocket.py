@@ -11,6 +11,7 @@ from responses_gateway.api.deps import authenticate, gateway
 from responses_gateway.api.json import JSONBody
 from responses_gateway.errors import Unauthorized
 from responses_gateway.lifecycle import Lifecycle
+from responses_gateway.observability.metrics import WEBSOCKETS
 from responses_gateway.transport.connection import serve, shutting_down
 
 router = APIRouter(prefix="/v1")
@@ -32,4 +33,8 @@ async def responses_socket(websocket: WebSocket) -> None:
         return
     found = gateway(websocket)
     await websocket.accept()
-    await serve(websocket, found.service, owner, found.websocket, life)
+    WEBSOCKETS.inc()
+    try:
+        await serve(websocket, found.service, owner, found.websocket, life)
+    finally:
+        WEBSOCKETS.dec()

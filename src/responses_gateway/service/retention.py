@@ -27,11 +27,17 @@ def cutoff_for(older_than_seconds: float | None, now: float | None = None) -> in
     return int((now if now is not None else time.time()) - older_than_seconds)
 
 
-async def purge_once(store: RetentionStore, older_than_seconds: float | None) -> int:
-    removed = await store.purge(cutoff_for(older_than_seconds))
-    if removed:
-        log.warning("retention: removed %d stored response(s)", removed)
-    return removed
+async def purge_once(store: RetentionStore, older_than_seconds: float | None) -> tuple[int, int]:
+    """Old conversations first (their responses are then needed no more), then responses;
+    how many of each were removed."""
+    cutoff = cutoff_for(older_than_seconds)
+    conversations = await store.purge_conversations(cutoff)
+    removed = await store.purge(cutoff)
+    if removed or conversations:
+        log.warning(
+            "retention: removed %d stored response(s), %d conversation(s)", removed, conversations
+        )
+    return removed, conversations
 
 
 async def purge_periodically(store: RetentionStore, days: float, interval: float) -> None:

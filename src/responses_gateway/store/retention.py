@@ -16,7 +16,8 @@ from responses_gateway.store.database import Database, PostgresDatabase, Query
 _NEEDED = """
     WITH RECURSIVE needed(id, prev) AS (
         SELECT id, previous_response_id FROM responses
-        WHERE NOT deleted AND created_at >= :cutoff
+        WHERE (NOT deleted AND created_at >= :cutoff)
+            OR id IN (SELECT response_id FROM conversation_items WHERE response_id IS NOT NULL)
         UNION
         SELECT r.id, r.previous_response_id FROM responses r JOIN needed n ON r.id = n.prev
     )"""
@@ -32,6 +33,22 @@ _DELETE_LOCKED = Query(
     f"DELETE FROM responses WHERE id IN ({_NEEDED} {_UNNEEDED} LIMIT :batch)"
     " AND (SELECT pg_try_advisory_xact_lock(7244851))"
 )
+# A conversation goes once it is older than the cutoff and no response younger than that was
+# made in it; then the responses it referenced are needed no more either.
+_DELETE_CONVERSATIONS = Query(
+    """
+    DELETE FROM conversations WHERE created_at < :cutoff AND NOT EXISTS (
+        SELECT 1 FROM conversation_items ci JOIN responses r ON r.id = ci.response_id
+        WHERE ci.conversation_id = conversations.id AND r.created_at >= :cutoff)
+    """
+)
+_COUNT_CONVERSATIONS = Query(
+    """
+    SELECT count(*) FROM conversations WHERE created_at < :cutoff AND NOT EXISTS (
+        SELECT 1 FROM conversation_items ci JOIN responses r ON r.id = ci.response_id
+        WHERE ci.conversation_id = conversations.id AND r.created_at >= :cutoff)
+    """
+)
 _BATCH = 500
 
 
@@ -41,8 +58,21 @@ class RetentionStore:
         self._delete = _DELETE_LOCKED if isinstance(database, PostgresDatabase) else _DELETE
 
     async def count_unneeded(self, cutoff: int) -> int:
+        """Responses that would go now (those of conversations that would go are not counted)."""
         rows = await self._database.fetch(_COUNT, {"cutoff": cutoff})
         return int(rows[0][0])
+
+    async def count_old_conversations(self, cutoff: int) -> int:
+        if not cutoff:
+            return 0
+        rows = await self._database.fetch(_COUNT_CONVERSATIONS, {"cutoff": cutoff})
+        return int(rows[0][0])
+
+    async def purge_conversations(self, cutoff: int) -> int:
+        """Old conversations (their items with them); none with retention off (cutoff 0)."""
+        if not cutoff:
+            return 0
+        return await self._database.execute(_DELETE_CONVERSATIONS, {"cutoff": cutoff})
 
     async def purge(self, cutoff: int) -> int:
         """Remove what is not needed; the number of responses removed. A batch that removes
