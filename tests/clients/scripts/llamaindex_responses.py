@@ -48,7 +48,10 @@ def tool_round_trip(llm: OpenAIResponses) -> dict[str, Any]:
 
 def main() -> None:
     base_url, scenario = sys.argv[1], sys.argv[2]
-    llm = OpenAIResponses(model="gpt-4.1-mini", api_base=base_url, api_key="unused", max_retries=0)
+    # A model name LlamaIndex does not know needs its context window, or it refuses the name.
+    llm = OpenAIResponses(
+        model="qwen3:8b", context_window=32768, api_base=base_url, api_key="unused", max_retries=0
+    )
     runs = {"chat": chat, "stream": stream, "tool": tool_round_trip}
     print(json.dumps(runs[scenario](llm)))  # noqa: T201
 
