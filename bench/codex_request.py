@@ -8,7 +8,8 @@ instructions, 40 tools (plain functions with real-sized schemas, two ``namespace
 freeform ``apply_patch`` ``custom`` tool with a Lark grammar, ``web_search``) and 100 input items
 (developer and user messages, function calls and their outputs, custom tool calls and outputs,
 reasoning items, assistant messages). The gateway runs on core 0; the upstream and this driver on
-core 1. It prints CPU ms per request for the Codex-sized body and for a one-word body.
+core 1. It prints CPU ms per request for the Codex-sized body and for a one-word body (same
+flags); the difference is what the Codex-sized mapping costs, and it must stay within 2 ms.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as harness
 
-TARGET_CPU_MS = 2.0
+TARGET_EXTRA_CPU_MS = 2.0  # what a Codex-sized body may cost over a one-word one
 GRAMMAR = "\n".join(f'rule_{i}: "*** " WORD_{i} " " PATH NEWLINE' for i in range(40))
 PATCH = "*** Begin Patch\n*** Update File: src/app.py\n@@\n-old line\n+new line\n*** End Patch\n"
 
@@ -135,10 +136,9 @@ def report(phases: dict[str, harness.Phase], size: int) -> None:
     harness.say(harness.table(["body", "CPU ms/req", "p50 ms", "requests"], rows))
     cpu = codex.cpu_ms_per_request or float("inf")
     extra = cpu - (small.cpu_ms_per_request or 0.0)
-    ok = cpu <= TARGET_CPU_MS
     harness.say(
-        f"CPU per Codex-sized request {cpu:.2f} ms ({extra:+.2f} ms over a one-word request); "
-        f"target <= {TARGET_CPU_MS} ms: {harness.verdict(ok)}"
+        f"CPU per Codex-sized request {cpu:.2f} ms, {extra:+.2f} ms over a one-word request; "
+        f"target: at most {TARGET_EXTRA_CPU_MS} ms more: {harness.verdict(extra <= TARGET_EXTRA_CPU_MS)}"
     )
 
 

@@ -17,6 +17,10 @@ from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 NEEDS_TOOLS = pytest.mark.xfail(
     strict=True, reason="needs namespace tools and the hosted-tool omit policy from branch tools"
 )
+NEEDS_TOOLS_AND_REASONING = pytest.mark.xfail(
+    strict=True,
+    reason="needs namespace tools (branch tools) and reasoning summary (branch reasoning)",
+)
 
 
 def tool_results(request: dict[str, Any]) -> list[str]:
@@ -107,3 +111,12 @@ def test_exec_resume_last(codex: Codex, gw: RecordedGateway, upstream: ScriptedU
     turns = gw.recorder.bodies()
     assert len(turns) == 2 and all(body["store"] is False for body in turns)
     assert len(turns[1]["input"]) > len(turns[0]["input"])  # the whole history, resent
+
+
+@NEEDS_TOOLS_AND_REASONING
+def test_reasoning_shown(codex: Codex, upstream: ScriptedUpstream) -> None:
+    upstream.push(Reply(reasoning="The user greets me, so I greet back.", content="Hello."))
+    run = codex.exec("Hello?")
+    (reasoning,) = run.items("reasoning")
+    assert "The user greets me, so I greet back." in reasoning["text"]
+    assert run.answer == "Hello."
