@@ -4,6 +4,7 @@ a Lark grammar) only to models whose metadata says so, here through ``model_cata
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -57,12 +58,7 @@ def test_apply_patch_edits_a_file(
         tool = offered_tool(request, "apply_patch")
         return Reply(tool_calls=[ToolCall(tool["name"], single_string_argument(tool, PATCH))])
 
-    def answer(request: dict[str, Any]) -> Reply:
-        outputs = [m for m in request["messages"] if m["role"] == "tool"]
-        assert len(outputs) == 1
-        return Reply(content="Patched greeting.txt.")
-
-    upstream.push(call_apply_patch, answer)
+    upstream.push(call_apply_patch, Reply(content="Patched greeting.txt."))
     run = codex.exec("Change the greeting.")
     assert (codex.workdir / "greeting.txt").read_text() == "hello, gateway\n"
     (change,) = run.items("file_change")
@@ -73,3 +69,5 @@ def test_apply_patch_edits_a_file(
     assert custom["name"] == "apply_patch"
     calls = [item for item in sent[1]["input"] if item.get("type") == "custom_tool_call"]
     assert [call["input"] for call in calls] == [PATCH]  # the call came back as Codex's own shape
+    outputs = [m for m in upstream.requests[1]["messages"] if m["role"] == "tool"]
+    assert len(outputs) == 1 and "greeting.txt" in json.dumps(outputs)
