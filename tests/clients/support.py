@@ -13,11 +13,13 @@ from typing import Any
 import orjson
 
 from tests.support.mcp_servers import _buffer_body
+from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 HERE = Path(__file__).parent
 SCRIPTS = HERE / "scripts"
 INSTALL = HERE / "install.sh"
 TIMEOUT = 120  # seconds one client run may take (a cold Codex start is a few seconds)
+WEATHER = "sunny, 21 C in Paris"  # what every client script's weather tool answers for Paris
 
 
 def install_clients() -> Path:
@@ -107,3 +109,17 @@ def run_client(argv: list[str], **env: str) -> dict[str, Any]:
     assert done.returncode == 0, f"{argv[:2]} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def push_weather_round_trip(upstream: ScriptedUpstream, tool: str) -> None:
+    """The model calls the client's weather tool for Paris, then answers from its output."""
+    upstream.push(
+        Reply(tool_calls=[ToolCall(tool, json.dumps({"city": "Paris"}))]),
+        Reply(content="Sunny in Paris."),
+    )
+
+
+def assert_weather_reached_model(upstream: ScriptedUpstream) -> None:
+    """The client ran its tool and sent the output back: the model's second turn saw it."""
+    tool_message = upstream.requests[1]["messages"][-1]
+    assert tool_message["role"] == "tool" and WEATHER in tool_message["content"]

@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from tests.clients.conftest import RecordedGateway
-from tests.clients.support import SCRIPTS, offered_tool, run_client
+from tests.clients.support import (
+    SCRIPTS,
+    WEATHER,
+    assert_weather_reached_model,
+    offered_tool,
+    push_weather_round_trip,
+    run_client,
+)
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 
@@ -21,17 +28,13 @@ def run_agents(cache: Path, gw: RecordedGateway, scenario: str, *extra: str) -> 
 def test_function_tool_streamed(
     clients_cache: Path, gw: RecordedGateway, upstream: ScriptedUpstream
 ) -> None:
-    upstream.push(
-        Reply(tool_calls=[ToolCall("get_weather", json.dumps({"city": "Paris"}))]),
-        Reply(content="Sunny in Paris."),
-    )
+    push_weather_round_trip(upstream, "get_weather")
     result = run_agents(clients_cache, gw, "streamed_function_tool")
     assert result["called_with"] == ["Paris"]
-    assert result["tool_outputs"] == ["sunny, 21 C in Paris"]
+    assert result["tool_outputs"] == [WEATHER]
     assert result["final"] == result["deltas"] == "Sunny in Paris."
     assert result["kinds"] == ["tool_call_item", "tool_call_output_item", "message_output_item"]
-    tool_message = upstream.requests[1]["messages"][-1]
-    assert tool_message["role"] == "tool" and "sunny, 21 C in Paris" in tool_message["content"]
+    assert_weather_reached_model(upstream)
     assert all(body["stream"] for body in gw.recorder.bodies())
 
 

@@ -4,15 +4,20 @@ does not set (``include``, ``previous_response_id``…), which must mean the def
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.clients.conftest import RecordedGateway
-from tests.clients.support import SCRIPTS, run_client
-from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
+from tests.clients.support import (
+    SCRIPTS,
+    WEATHER,
+    assert_weather_reached_model,
+    push_weather_round_trip,
+    run_client,
+)
+from tests.support.upstream import Reply, ScriptedUpstream
 
 NEEDS_NULLS = pytest.mark.xfail(
     strict=True, reason="needs explicit null = default from branch hardening"
@@ -47,13 +52,9 @@ def test_stream(clients_cache: Path, gw: RecordedGateway, upstream: ScriptedUpst
 def test_tool_round_trip(
     clients_cache: Path, gw: RecordedGateway, upstream: ScriptedUpstream
 ) -> None:
-    upstream.push(
-        Reply(tool_calls=[ToolCall("get_weather", json.dumps({"city": "Paris"}))]),
-        Reply(content="Sunny in Paris."),
-    )
+    push_weather_round_trip(upstream, "get_weather")
     result = run_llamaindex(clients_cache, gw, "tool")
     assert (result["tool"], result["kwargs"]) == ("get_weather", {"city": "Paris"})
-    assert result["output"] == "sunny, 21 C in Paris"
+    assert result["output"] == WEATHER
     assert result["text"] == "Sunny in Paris."
-    tool_message = upstream.requests[1]["messages"][-1]
-    assert tool_message["role"] == "tool" and tool_message["content"] == "sunny, 21 C in Paris"
+    assert_weather_reached_model(upstream)

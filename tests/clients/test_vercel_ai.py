@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from tests.clients.conftest import RecordedGateway
-from tests.clients.support import SCRIPTS, offered_tool, run_client
+from tests.clients.support import (
+    SCRIPTS,
+    WEATHER,
+    assert_weather_reached_model,
+    offered_tool,
+    push_weather_round_trip,
+    run_client,
+)
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 MODES = pytest.mark.parametrize("mode", ["generate", "stream"])
@@ -36,15 +43,12 @@ def run_vercel(cache: Path, tmp: Path, gw: RecordedGateway, *args: str) -> dict[
 def test_tool(
     mode: str, clients_cache: Path, tmp_path: Path, gw: RecordedGateway, upstream: ScriptedUpstream
 ) -> None:
-    upstream.push(
-        Reply(tool_calls=[ToolCall("weather", json.dumps({"city": "Paris"}))]),
-        Reply(content="Sunny in Paris."),
-    )
+    push_weather_round_trip(upstream, "weather")
     result = run_vercel(clients_cache, tmp_path, gw, mode, "tool")
     assert result["toolCalls"] == [{"name": "weather", "input": {"city": "Paris"}}]
-    assert result["toolResults"] == [{"name": "weather", "output": "sunny, 21 C in Paris"}]
+    assert result["toolResults"] == [{"name": "weather", "output": WEATHER}]
     assert result["text"] == "Sunny in Paris."
-    assert "sunny, 21 C in Paris" in json.dumps(upstream.requests[1]["messages"])
+    assert_weather_reached_model(upstream)
 
 
 @NEEDS_SHAPES
