@@ -118,12 +118,16 @@ class Gateway:
         return openai.OpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, **options)
 
 
+TEST_SEALING_KEY = "dGVzdC1zZWFsaW5nLWtleS0zMi1ieXRlcy1sb25nISE"
+
+
 def gateway_settings(database_url: str, upstream_url: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "upstream_url": upstream_url,
         "upstream_api_key": "sk-upstream-secret",
         "database_url": database_url,
         "mcp_allow_private_networks": True,
+        "sealing_keys": [TEST_SEALING_KEY],
     }
     values.update(overrides)
     return Settings(**values)

@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     history_cache_mb: int = Field(default=64, ge=0)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
     log_level: str = "warning"
+    log_format: Literal["text", "json"] = "text"
+    # Seconds a SIGTERM leaves requests in flight to finish before they are cancelled.
+    shutdown_grace: float = Field(default=25.0, ge=0)
+    # Stored responses older than this are removed for good; 0 keeps them forever.
+    retention_days: float = Field(default=0.0, ge=0)
+    retention_interval: float = Field(default=3600.0, gt=0)
+    # Traces carry message content only when asked (prompts and answers are user data).
+    otel_capture_content: bool = False
 
     mcp_default_approval: Literal["always", "never"] = "never"
     max_tool_rounds: int = Field(default=16, ge=1)
@@ -44,13 +52,16 @@ class Settings(BaseSettings):
     mcp_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
     mcp_allow_private_networks: bool = False
     mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Keys for sealed blobs (encrypted reasoning, compaction items); the first seals, all open.
+    sealing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    sealing_key_file: str = "./gateway.key"
 
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:
         return check_url(value)
 
-    @field_validator("api_keys", "mcp_allowed_hosts", mode="before")
+    @field_validator("api_keys", "mcp_allowed_hosts", "sealing_keys", mode="before")
     @classmethod
     def _csv(cls, value: object) -> object:
         return _split_csv(value)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from responses_gateway.errors import Unauthorized
+from responses_gateway.sealing import Sealer
 from responses_gateway.service.responses_service import ResponsesService, owner_of
 from responses_gateway.upstream import UpstreamClient
 
@@ -19,6 +20,7 @@ class Gateway:
     service: ResponsesService
     upstream: UpstreamClient
     api_keys: tuple[str, ...]
+    sealer: Sealer
 
 
 def gateway(request: Request) -> Gateway:

@@ -20,7 +20,9 @@ async def healthz() -> Response:
 
 @router.get("/readyz")
 async def readyz(request: Request) -> Response:
-    """The database is reachable."""
+    """The database is reachable and the process is not draining for a restart."""
+    if request.app.state.lifecycle.draining:
+        raise GatewayError("The server is shutting down.", code="shutting_down", status_code=503)
     try:
         await gateway(request).service.ping()
     except Exception as exc:

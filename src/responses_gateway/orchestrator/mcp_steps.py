@@ -18,6 +18,7 @@ from responses_gateway.errors import McpDependencyFailed
 from responses_gateway.events import Event
 from responses_gateway.ids import new_id
 from responses_gateway.mcp import McpCallOutcome, McpListError, McpSessions
+from responses_gateway.observability.spans import mcp_outcome, mcp_span
 from responses_gateway.orchestrator.catalog import McpBinding, ToolCatalog
 from responses_gateway.orchestrator.state import ResponseState
 
@@ -55,10 +56,14 @@ async def list_new_servers(
     results: dict[str, list[dict[str, Any]] | McpListError] = {}
 
     async def list_one(binding: McpBinding) -> None:
-        try:
-            results[binding.label] = await sessions.list_tools(binding.server)
-        except McpListError as exc:
-            results[binding.label] = exc
+        with mcp_span("list_tools", binding.label) as span:
+            try:
+                results[binding.label] = await sessions.list_tools(binding.server)
+            except McpListError as exc:
+                results[binding.label] = exc
+                mcp_outcome("list_tools", binding.label, False, span)
+            else:
+                mcp_outcome("list_tools", binding.label, True, span)
 
     async with anyio.create_task_group() as group:
         for binding in pending:
@@ -136,8 +141,12 @@ async def run_calls(
         arguments = _parse_arguments(call.arguments)
         if isinstance(arguments, McpCallOutcome):
             outcomes[position] = arguments
-        else:
-            outcomes[position] = await sessions.call_tool(call.binding.server, call.name, arguments)
+            return
+        with mcp_span("call_tool", call.binding.label, call.name) as span:
+            outcomes[position] = outcome = await sessions.call_tool(
+                call.binding.server, call.name, arguments
+            )
+            mcp_outcome("call_tool", call.binding.label, outcome.error is None, span)
 
     async with anyio.create_task_group() as group:
         for position, call in enumerate(calls):

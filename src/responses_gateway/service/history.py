@@ -16,6 +16,10 @@ from collections import OrderedDict
 from typing import Any
 
 from responses_gateway.chat.messages import ChatHistory, McpNames, extend_chat
+from responses_gateway.observability.metrics import HISTORY_CACHE
+
+HISTORY_HITS = HISTORY_CACHE.labels("hit")
+HISTORY_MISSES = HISTORY_CACHE.labels("miss")
 
 Item = dict[str, Any]
 
@@ -85,7 +89,9 @@ class HistoryCache:
         key = (owner, response_id)
         found = self._entries.get(key)
         if found is None:
+            HISTORY_MISSES.inc()
             return None
+        HISTORY_HITS.inc()
         self._entries.move_to_end(key)
         return found[0]
 

@@ -23,6 +23,7 @@ from responses_gateway.errors import (
 from responses_gateway.events import Event
 from responses_gateway.ids import new_id
 from responses_gateway.mcp import EgressPolicy
+from responses_gateway.observability.spans import finished, response_span, store_operation
 from responses_gateway.orchestrator.state import ResponseState, request_echo
 from responses_gateway.orchestrator.turn_loop import (
     EventSink,
@@ -131,7 +132,8 @@ class ResponsesService:
             if not await self._store.is_live(owner, response_id):
                 self._refuse_previous(owner, response_id)
             return cached, False
-        found = await self._store.history(owner, response_id)
+        with store_operation("history"):
+            found = await self._store.history(owner, response_id)
         if found is None:
             raise previous_response_not_found(response_id)
         history = History.of(*found)
@@ -146,34 +148,40 @@ class ResponsesService:
         """A non-streamed create: the Response object, or the error as an HTTP status."""
         prepared = await self.prepare(request, owner)
         state = prepared.state
-        await self._orchestrator.run(prepared.turn, state, _discard)
-        if state.failure is not None:
-            raise state.failure
-        response = state.snapshot()
-        await self._save(owner, response, prepared)
+        with response_span(request.model, state.id) as span:
+            await self._orchestrator.run(prepared.turn, state, _discard)
+            if state.failure is not None:
+                raise state.failure
+            response = state.snapshot()
+            await self._save(owner, response, prepared)
+            finished(span, response)
         return response
 
     async def produce(self, prepared: PreparedTurn, owner: str, emit: EventSink) -> None:
         """A streamed create. When the client goes away mid-run the task is cancelled: the
         upstream call stops there, and what was finished is stored as ``cancelled``."""
         state = prepared.state
-        try:
-            await self._orchestrator.run(prepared.turn, state, emit)
-        except Exception as exc:  # a bug must still end the stream with response.failed
-            log.exception("response %s failed unexpectedly", state.id)
-            fail(state, GatewayError(f"The server had an error ({type(exc).__name__})."))
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
-                state.cancel()
-                await self._save(owner, state.snapshot(), prepared, quiet=True)
-            raise
-        response = state.snapshot()
-        try:
-            await self._save(owner, response, prepared)
-        except GatewayError as exc:
-            fail(state, exc)
+        with response_span(prepared.turn.request.model, state.id) as span:
+            try:
+                await self._orchestrator.run(prepared.turn, state, emit)
+            except Exception as exc:  # a bug must still end the stream with response.failed
+                log.exception("response %s failed unexpectedly", state.id)
+                fail(state, GatewayError(f"The server had an error ({type(exc).__name__})."))
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True):
+                    state.cancel()
+                    response = state.snapshot()
+                    await self._save(owner, response, prepared, quiet=True)
+                    finished(span, response)
+                raise
             response = state.snapshot()
-        emit(terminal_event(response))
+            try:
+                await self._save(owner, response, prepared)
+            except GatewayError as exc:
+                fail(state, exc)
+                response = state.snapshot()
+            finished(span, response)
+            emit(terminal_event(response))
 
     async def _save(
         self, owner: str, response: dict[str, Any], prepared: PreparedTurn, *, quiet: bool = False
@@ -185,9 +193,10 @@ class ResponsesService:
         items = prepared.turn.items
         previous = prepared.turn.request.previous_response_id
         try:
-            size = await self._store.save(
-                owner, response, items, check_previous=prepared.unverified
-            )
+            with store_operation("save"):
+                size = await self._store.save(
+                    owner, response, items, check_previous=prepared.unverified
+                )
         except StoreUnavailable:
             if quiet:
                 return

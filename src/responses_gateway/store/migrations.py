@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from responses_gateway.errors import StoreUnavailable
+from responses_gateway.store.database import Database, Query
 from responses_gateway.store.urls import is_sqlite, sqlite_path
 
 
@@ -34,3 +36,21 @@ def migrate(url: str, revision: str = "head") -> None:
     if is_sqlite(url):
         sqlite_path(url).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str | None:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite:///unused.db")).get_current_head()
+
+
+_REVISION = Query("SELECT version_num FROM alembic_version")
+
+
+async def schema_revision(database: Database) -> str | None:
+    """The revision the database is at; ``None`` when it was never migrated."""
+    try:
+        rows = await database.fetch(_REVISION, {})
+    except StoreUnavailable:  # no alembic_version table yet
+        return None
+    return str(rows[0][0]) if rows else None

@@ -57,3 +57,8 @@ def alembic_url(url: str) -> str:
     parsed = _parse(url)
     driver = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql+asyncpg"
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def redacted(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    return _parse(url).render_as_string(hide_password=True)

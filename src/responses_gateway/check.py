@@ -1,0 +1,78 @@
+"""``responses-gateway check``: what works and what does not, for someone whose first request
+failed. Reads the settings, opens the database, asks the upstream for its models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import aiohttp
+
+from responses_gateway.config import Settings
+from responses_gateway.store.database import open_database
+from responses_gateway.store.migrations import head_revision, schema_revision
+from responses_gateway.store.urls import redacted
+
+Report = Callable[[bool, str], None]
+
+
+async def _database(settings: Settings, report: Report) -> bool:
+    where = redacted(settings.database_url)
+    try:
+        database = await open_database(settings.database_url, pool_size=1)
+    except Exception as exc:  # what went wrong is the report
+        report(False, f"database {where}: cannot connect ({type(exc).__name__}: {exc})")
+        return False
+    try:
+        current, head = await schema_revision(database), head_revision()
+    finally:
+        await database.close()
+    if current != head:
+        report(False, f"database {where}: schema at {current}, needs {head}: run migrate")
+        return False
+    report(True, f"database {where}: reachable, schema current ({head})")
+    return True
+
+
+async def _upstream(settings: Settings, report: Report) -> bool:
+    url = settings.upstream_url.rstrip("/") + "/models"
+    headers = {}
+    if settings.upstream_api_key:
+        headers["authorization"] = f"Bearer {settings.upstream_api_key.get_secret_value()}"
+    timeout = aiohttp.ClientTimeout(total=15)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout, trust_env=False) as session,
+            session.get(url, headers=headers) as response,
+        ):
+            status, body = response.status, await response.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        report(False, f"upstream GET {url}: {type(exc).__name__}: {exc}")
+        return False
+    if status != 200:
+        text = body.decode("utf-8", "replace")[:200]
+        report(False, f"upstream GET {url}: HTTP {status}: {text}")
+        return False
+    report(True, f"upstream GET {url}: models {_model_names(body)}")
+    return True
+
+
+def _model_names(body: bytes) -> str:
+    import orjson
+
+    try:
+        data = orjson.loads(body).get("data") or []
+        names = [str(model.get("id")) for model in data if isinstance(model, dict)]
+    except (orjson.JSONDecodeError, AttributeError):
+        return "(the answer is not a model list)"
+    return ", ".join(names[:10]) + (" …" if len(names) > 10 else "") if names else "(none)"
+
+
+def run_check(settings: Settings, report: Report) -> bool:
+    async def both() -> bool:
+        database, upstream = await asyncio.gather(
+            _database(settings, report), _upstream(settings, report)
+        )
+        return database and upstream
+
+    return asyncio.run(both())

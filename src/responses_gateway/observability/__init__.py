@@ -1,0 +1,1 @@
+"""What operators see: metrics, traces, request logs, and the request record that feeds them."""
