@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install the real clients the suite runs against the gateway (Codex CLI, the Vercel AI SDK, the
 # OpenAI Agents SDK, LlamaIndex) into ~/.cache/responses-gateway/clients-<hash>/, keyed by the
-# pinned versions (package.json, package-lock.json, requirements.txt) and the node and python
-# versions. Idempotent: a warm cache costs one hash and one stat. Prints the cache directory.
+# pinned versions (package.json, package-lock.json, requirements-*.txt), this script, and the
+# node and python versions. Idempotent: a warm cache costs one hash and one stat. Prints the
+# cache directory.
 #
 #   node/node_modules/.bin/codex   npm @openai/codex (its Linux binary comes in its npm package)
 #   node/node_modules/{ai,@ai-sdk/openai,zod}
@@ -14,7 +15,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 python="${CLIENTS_PYTHON:-python3}"
 
-key="$( (cat "$here/package.json" "$here/package-lock.json" "$here"/requirements-*.txt;
+key="$( (cat "$here/install.sh" "$here/package.json" "$here/package-lock.json" "$here"/requirements-*.txt;
          node --version; "$python" --version) | sha256sum | cut -c1-12)"
 cache="${RESPONSES_GATEWAY_CACHE:-$HOME/.cache/responses-gateway}/clients-$key"
 mkdir -p "$(dirname "$cache")"
