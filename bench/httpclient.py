@@ -39,7 +39,8 @@ class Result:
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self) -> None:
+    def __init__(self, marker: bytes = b"event:") -> None:
+        self.marker = marker
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
         self.waiter: asyncio.Future[None] | None = None
@@ -51,9 +52,14 @@ class _Protocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.watch_event and self.first_event is None and b"event:" in data:
-            self.first_event = time.perf_counter()
         self.buf += data
+        # The marker may straddle two reads: look at the new bytes and what came just before.
+        if (
+            self.watch_event
+            and self.first_event is None
+            and self.marker in self.buf[-(len(data) + len(self.marker)) :]
+        ):
+            self.first_event = time.perf_counter()
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
@@ -64,14 +70,19 @@ class _Protocol(asyncio.Protocol):
 
 
 class Connection:
-    def __init__(self, host: str, port: int) -> None:
+    """``marker``: the bytes whose arrival is ``Result.first_event`` (for streams)."""
+
+    def __init__(self, host: str, port: int, marker: bytes = b"event:") -> None:
         self.host, self.port = host, port
+        self.marker = marker
         self.proto: _Protocol | None = None
         self.host_header = f"{host}:{port}".encode()
 
     async def _connect(self) -> _Protocol:
         loop = asyncio.get_running_loop()
-        _, proto = await loop.create_connection(_Protocol, self.host, self.port)
+        _, proto = await loop.create_connection(
+            lambda: _Protocol(self.marker), self.host, self.port
+        )
         self.proto = proto
         return proto
 

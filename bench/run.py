@@ -386,9 +386,11 @@ async def load(
     check: Check,
     pid: int | None = None,
     method: str = "POST",
+    marker: bytes = b"event:",
 ) -> Phase:
-    """Closed loop: ``concurrency`` workers, each on its own keep-alive connection."""
-    conns = [Connection(HOST, port) for _ in range(concurrency)]
+    """Closed loop: ``concurrency`` workers, each on its own keep-alive connection; a stream's
+    ``ttfe`` is when ``marker`` first arrived."""
+    conns = [Connection(HOST, port, marker) for _ in range(concurrency)]
     results: list[Result] = []
     remaining = requests
     deadline = 0.0

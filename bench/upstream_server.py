@@ -1,6 +1,7 @@
 """A fast scripted chat-completions upstream for the benchmark: raw asyncio (uvloop if present),
 HTTP/1.1 keep-alive, no framework, so it never becomes the bottleneck.
 
+POST .../responses answers as a stateless Responses server (vLLM's), JSON or streamed.
 POST .../chat/completions answers a fixed small completion, non-streamed (JSON) or streamed
 (``stream: true``: a role chunk, ~20 content chunks, a finish chunk, a usage chunk when
 ``stream_options.include_usage``, then ``data: [DONE]``). When the request offers a tool named
@@ -13,6 +14,7 @@ Run: ``python bench/upstream_server.py PORT`` (prints ``ready`` once listening).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from typing import Any
 
@@ -87,6 +89,116 @@ def stream_body(request: dict[str, Any]) -> bytes:
     return b"".join(parts)
 
 
+RESPONSES_USAGE = {
+    "input_tokens": 11,
+    "input_tokens_details": {"cached_tokens": 0},
+    "output_tokens": len(TOKENS),
+    "output_tokens_details": {"reasoning_tokens": 0},
+    "total_tokens": 11 + len(TOKENS),
+}
+
+
+_serial = itertools.count()
+
+
+def _message(text: str, status: str = "completed", item_id: str = "msg_bench") -> dict[str, Any]:
+    return {
+        "id": item_id,
+        "type": "message",
+        "role": "assistant",
+        "status": status,
+        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+    }
+
+
+def responses_object(
+    request: dict[str, Any], status: str = "completed", serial: int = 0
+) -> dict[str, Any]:
+    """Ids are unique per answer: a gateway that stores the upstream's items keys them by id."""
+    done = status == "completed"
+    return {
+        "id": f"resp_upstream_{serial}",
+        "object": "response",
+        "created_at": 0,
+        "status": status,
+        "model": request.get("model"),
+        "output": [_message(TEXT, item_id=f"msg_upstream_{serial}")] if done else [],
+        "usage": RESPONSES_USAGE if done else None,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": request.get("instructions"),
+        "metadata": {},
+        "parallel_tool_calls": True,
+        "temperature": 1.0,
+        "tool_choice": "auto",
+        "tools": [],
+        "top_p": 1.0,
+    }
+
+
+def _event(sequence: int, body: dict[str, Any]) -> bytes:
+    body["sequence_number"] = sequence
+    return b"event: " + body["type"].encode() + b"\ndata: " + orjson.dumps(body) + b"\n\n"
+
+
+def responses_stream(request: dict[str, Any]) -> bytes:
+    """created, in_progress, the message's item/part events, ~20 text deltas, completed."""
+    serial = next(_serial)
+    item_id = f"msg_upstream_{serial}"
+    started = responses_object(request, "in_progress", serial)
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": started},
+        {"type": "response.in_progress", "response": started},
+        {
+            "type": "response.output_item.added",
+            "output_index": 0,
+            "item": dict(_message("", "in_progress", item_id), content=[]),
+        },
+        {
+            "type": "response.content_part.added",
+            "output_index": 0,
+            "content_index": 0,
+            "item_id": item_id,
+            "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []},
+        },
+    ]
+    events += [
+        {
+            "type": "response.output_text.delta",
+            "output_index": 0,
+            "content_index": 0,
+            "item_id": item_id,
+            "delta": tok,
+            "logprobs": [],
+        }
+        for tok in TOKENS
+    ]
+    events += [
+        {
+            "type": "response.output_text.done",
+            "output_index": 0,
+            "content_index": 0,
+            "item_id": item_id,
+            "text": TEXT,
+            "logprobs": [],
+        },
+        {
+            "type": "response.content_part.done",
+            "output_index": 0,
+            "content_index": 0,
+            "item_id": item_id,
+            "part": {"type": "output_text", "text": TEXT, "annotations": [], "logprobs": []},
+        },
+        {
+            "type": "response.output_item.done",
+            "output_index": 0,
+            "item": _message(TEXT, item_id=item_id),
+        },
+        {"type": "response.completed", "response": responses_object(request, serial=serial)},
+    ]
+    return b"".join(_event(i, event) for i, event in enumerate(events))
+
+
 def _chunked(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
 
@@ -133,6 +245,9 @@ class Protocol(asyncio.Protocol):
         if path.endswith("/models"):
             self._send(200, b"application/json", MODELS)
             return
+        if method == "POST" and path.endswith("/responses"):
+            self._respond_stateless(orjson.loads(body))
+            return
         if method != "POST" or not path.endswith("/chat/completions"):
             self._send(404, b"application/json", b'{"error":{"message":"not found"}}')
             return
@@ -144,6 +259,19 @@ class Protocol(asyncio.Protocol):
             )
         else:
             self._send(200, b"application/json", completion(request))
+
+    def _respond_stateless(self, request: dict[str, Any]) -> None:
+        """A stateless ``/v1/responses`` (as vLLM serves it) for gateways that send each turn
+        there, such as agentic-api in ``bench/side_by_side.py``."""
+        assert self.transport is not None
+        if request.get("stream"):
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n" + _chunked(responses_stream(request))
+            )
+        else:
+            answer = responses_object(request, serial=next(_serial))
+            self._send(200, b"application/json", orjson.dumps(answer))
 
     def _send(self, status: int, ctype: bytes, payload: bytes) -> None:
         assert self.transport is not None

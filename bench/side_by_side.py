@@ -1,0 +1,262 @@
+"""Side by side: responses-gateway against vLLM's Rust gateway ``agentic-api`` on one machine.
+
+    .venv/bin/python bench/side_by_side.py [--quick] [--rounds 3] [--database sqlite|postgres|both]
+
+Both gateways run in turn on core 0 (``taskset``), against one scripted upstream on core 1 that
+serves ``/v1/chat/completions`` (ours) and a stateless ``/v1/responses`` (agentic-api sends each
+turn there, as to vLLM). The load generator shares core 1. Rounds alternate the two gateways, only
+exact answers count (status and text checked), and each figure is the median of the rounds.
+agentic-api comes from PyPI (wheel ``agentic-api``, binary ``agentic-server``), installed once
+into ``~/.cache/responses-gateway/agentic-api-<version>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from httpclient import Result
+from run import (
+    BENCH,
+    CHAT,
+    GATEWAY_BIN,
+    HOST,
+    PLAIN,
+    PYTHON,
+    STREAMED,
+    UNSTORED,
+    Children,
+    Phase,
+    chains,
+    check_json,
+    free_port,
+    load,
+    postgres_database,
+    status_kib,
+    wait_http,
+    wait_ready_line,
+)
+from upstream_server import TEXT
+
+AGENTIC_VERSION = "0.9.0"
+AGENTIC_HOME = Path.home() / ".cache" / "responses-gateway" / f"agentic-api-{AGENTIC_VERSION}"
+AGENTIC_BIN = AGENTIC_HOME / "bin" / "agentic-server"
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+DELTA = b"response.output_text.delta"
+
+
+def ensure_agentic() -> Path:
+    """Install agentic-api from PyPI once (seconds when cached)."""
+    if not AGENTIC_BIN.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(AGENTIC_HOME)], check=True)
+        pip = AGENTIC_HOME / "bin" / "pip"
+        subprocess.run([str(pip), "install", "-q", f"agentic-api=={AGENTIC_VERSION}"], check=True)
+    return AGENTIC_BIN
+
+
+def exact_response(result: Result) -> None:
+    check_json(result)
+    body = result.json()
+    texts = [
+        part.get("text")
+        for item in body.get("output", [])
+        if item.get("type") == "message"
+        for part in item.get("content", [])
+    ]
+    if body.get("status") != "completed" or texts != [TEXT]:
+        raise RuntimeError(f"not the exact answer: {result.body[:300]!r}")
+
+
+def exact_stream(result: Result) -> None:
+    if result.status != 200 or b"response.completed" not in result.body:
+        raise RuntimeError(f"stream did not complete: ...{result.body[-300:]!r}")
+    if result.body.count(DELTA) < 20 or b"event: error" in result.body:
+        raise RuntimeError(f"stream lacks the text: ...{result.body[-300:]!r}")
+
+
+@dataclass
+class Figures:
+    stored_rps: float
+    unstored_rps: float
+    cpu_ms: float
+    added_ms: float
+    first_delta_ms: float
+    streamed_rps: float
+    chain_ratio: float
+    peak_rss_mb: float
+
+
+@dataclass
+class Target:
+    name: str
+    start: Callable[[Children, int, int, str], subprocess.Popen[bytes]]
+    direct_path: str
+    direct_body: bytes
+    database_url: Callable[[str], str]
+
+
+def _ours(
+    children: Children, port: int, up_port: int, database_url: str
+) -> subprocess.Popen[bytes]:
+    env = dict(
+        os.environ,
+        GATEWAY_UPSTREAM_URL=f"http://{HOST}:{up_port}/v1",
+        GATEWAY_DATABASE_URL=database_url,
+        GATEWAY_LOG_LEVEL="warning",
+    )
+    argv = ["taskset", "-c", "0", str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(port)]
+    return children.start("ours", argv, env=env)
+
+
+def _agentic(
+    children: Children, port: int, up_port: int, database_url: str
+) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, HOME=str(children.tmp), RUST_LOG="warn")
+    argv = [
+        "taskset", "-c", "0", str(AGENTIC_BIN),
+        "--llm-api-base", f"http://{HOST}:{up_port}/v1", "--skip-llm-ready-check",
+        "--gateway-host", HOST, "--gateway-port", str(port), "--db-url", database_url,
+    ]  # fmt: skip
+    return children.start("agentic", argv, env=env)
+
+
+DIRECT_RESPONSES = orjson.dumps({"model": "bench", "input": "hello", "store": False})
+TARGETS = {
+    "ours": Target("ours", _ours, "/v1/chat/completions", CHAT, lambda url: url),
+    "agentic-api": Target(
+        "agentic-api", _agentic, "/v1/responses", DIRECT_RESPONSES, lambda url: url
+    ),
+}
+
+
+@contextmanager
+def database_for(kind: str, name: str) -> Iterator[str]:
+    """A fresh database for one round of one gateway: neither sees the other's rows."""
+    if kind == "postgres":
+        with postgres_database(PG_ADMIN) as url:
+            yield url if name == "ours" else url.replace("postgresql+asyncpg://", "postgresql://")
+        return
+    with tempfile.TemporaryDirectory(prefix="side-by-side-") as tmp:
+        yield f"sqlite:///{tmp}/ours.db" if name == "ours" else f"sqlite://{tmp}/agentic.db"
+
+
+async def measure(target: Target, port: int, up_port: int, pid: int, quick: bool) -> Figures:
+    n, secs, c1 = (1500, 1.5, 200) if quick else (8000, 6.0, 1000)
+    for body, stream, check in ((PLAIN, False, exact_response), (STREAMED, True, exact_stream)):
+        await load("warmup", port, "/v1/responses", body, concurrency=4, requests=100,
+                   seconds=20, stream=stream, check=check)  # fmt: skip
+
+    async def phase(body: bytes, c: int, stream: bool, check: Callable[[Result], None]) -> Phase:
+        return await load(
+            "p", port, "/v1/responses", body, concurrency=c, requests=n if c > 1 else c1,
+            seconds=secs if c > 1 else secs * 2, stream=stream, check=check, pid=pid, marker=DELTA,
+        )  # fmt: skip
+
+    stored = await phase(PLAIN, 16, False, exact_response)
+    unstored = await phase(UNSTORED, 16, False, exact_response)
+    single = await phase(PLAIN, 1, False, exact_response)
+    direct = await load(
+        "direct", up_port, target.direct_path, target.direct_body, concurrency=1, requests=c1,
+        seconds=secs * 2, stream=False, check=check_json,
+    )  # fmt: skip
+    first = await phase(STREAMED, 1, True, exact_stream)
+    streamed = await phase(STREAMED, 16, True, exact_stream)
+    turns = await chains(port, 3 if quick else 10, 50)
+    early = statistics.median(x for t in range(1, 6) for x in turns[t])
+    late = statistics.median(x for t in range(46, 51) for x in turns[t])
+    return Figures(
+        stored.rps,
+        unstored.rps,
+        stored.cpu_ms_per_request or float("nan"),
+        single.lat(50) - direct.lat(50),
+        first.ttfe(50),
+        streamed.rps,
+        late / early,
+        status_kib(pid, "VmHWM") / 1024,
+    )
+
+
+async def one_round(name: str, database_url: str, quick: bool) -> Figures:
+    target = TARGETS[name]
+    children = Children()
+    try:
+        up_port, port = free_port(), free_port()
+        upstream = children.start(
+            "upstream",
+            ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up_port)],
+        )
+        wait_ready_line(children, "upstream", upstream)
+        gateway = target.start(children, port, up_port, database_url)
+        await wait_http(port, "/v1/models" if name == "agentic-api" else "/healthz", gateway,
+                        children, name)  # fmt: skip
+        return await measure(target, port, up_port, gateway.pid, quick)
+    finally:
+        children.stop_all()
+
+
+ROWS = [
+    ("stored creates/s, c=16", "stored_rps", "{:,.0f}", True),
+    ("`store: false` creates/s, c=16", "unstored_rps", "{:,.0f}", True),
+    ("gateway CPU per stored request, c=16", "cpu_ms", "{:.2f} ms", False),
+    ("added latency p50, c=1", "added_ms", "{:.2f} ms", False),
+    ("stream: first text delta p50, c=1", "first_delta_ms", "{:.2f} ms", False),
+    ("streamed creates/s, c=16", "streamed_rps", "{:,.0f}", True),
+    ("chain turn 46–50 / turn 1–5", "chain_ratio", "{:.2f}", False),
+    ("peak RSS", "peak_rss_mb", "{:.0f} MB", False),
+]
+
+
+def report(results: dict[tuple[str, str], list[Figures]], kinds: list[str]) -> str:
+    headers = ["figure"]
+    for kind in kinds:
+        headers += [f"ours {kind}", f"agentic-api {kind}", "ours ÷ theirs"]
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    for label, field, fmt, higher_better in ROWS:
+        cells = [label]
+        for kind in kinds:
+            ours = statistics.median(getattr(f, field) for f in results[("ours", kind)])
+            theirs = statistics.median(getattr(f, field) for f in results[("agentic-api", kind)])
+            ratio = ours / theirs if theirs else float("nan")
+            better = (ratio >= 1) if higher_better else (ratio <= 1)
+            cells += [fmt.format(ours), fmt.format(theirs), f"{ratio:.2f}×{' ✓' if better else ''}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    args = parser.parse_args()
+    ensure_agentic()
+    kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    results: dict[tuple[str, str], list[Figures]] = {}
+    for kind in kinds:
+        for round_number in range(args.rounds):
+            order = ["ours", "agentic-api"] if round_number % 2 == 0 else ["agentic-api", "ours"]
+            for name in order:
+                with database_for(kind, name) as url:
+                    print(f"round {round_number + 1}/{args.rounds}: {name} on {kind} ...")
+                    figures = asyncio.run(one_round(name, url, args.quick))
+                results.setdefault((name, kind), []).append(figures)
+    print()
+    print(report(results, kinds))
+    print("\n✓: ours is ahead. Ratios are ours ÷ agentic-api (higher is better for rates).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
