@@ -970,6 +970,9 @@ def main() -> int:
     except Exception as exc:
         print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    import reasoning_phase  # bench/ is on the path when run as a script
+
+    reasoning_phase.main(args.quick)
     say(f"\n(total wall time {time.monotonic() - started:.0f}s)")
     return 0
 

@@ -14,6 +14,8 @@ from responses_gateway import __version__
 from responses_gateway.api import health, metrics, passthrough, responses
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
+from responses_gateway.chat.reasoning import ReasoningReplay
+from responses_gateway.chat.shaping import ChatStyle
 from responses_gateway.config import Settings
 from responses_gateway.lifecycle import Lifecycle, process_lifecycle
 from responses_gateway.mcp import EgressPolicy, McpSessions
@@ -43,11 +45,16 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
         database = await open_database(settings.database_url, pool_size=settings.database_pool_size)
         tracing.configure(content=settings.otel_capture_content)
         upstream = UpstreamClient(settings)
+        sealer = sealer_from_settings(
+            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
+        )
         orchestrator = Orchestrator(
             ObservedUpstream(upstream),
             lambda: McpSessions(settings),
             max_tool_rounds=settings.max_tool_rounds,
             max_tokens_param=settings.upstream_max_tokens_param,
+            replay=ReasoningReplay(sealer),
+            style=ChatStyle(settings.upstream_reasoning_replay, settings.upstream_late_system),
         )
         service = ResponsesService(
             ResponseStore(database),
@@ -55,9 +62,6 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
             policy=EgressPolicy.from_settings(settings),
             default_approval=settings.mcp_default_approval,
             history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
-        )
-        sealer = sealer_from_settings(
-            [key.get_secret_value() for key in settings.sealing_keys], settings.sealing_key_file
         )
         app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys), sealer)
         # Measured: a full garbage collection walked the ~180,000 objects of the imported

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     upstream_max_connections: int = 256
     # OpenAI's reasoning models want max_completion_tokens; vLLM, llama.cpp and Ollama know max_tokens.
     upstream_max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # Past reasoning goes back on assistant messages: llama.cpp reads reasoning_content, vLLM
+    # (since 0.11) and Ollama read reasoning; both by default.
+    upstream_reasoning_replay: Literal["both", "reasoning_content", "reasoning", "off"] = "both"
+    # System/developer messages after the start: Qwen's and Gemma's templates reject them.
+    upstream_late_system: Literal["user", "system"] = "user"
     database_url: str = "sqlite:///./gateway.db"
     # PostgreSQL connections per process; each replica (and each --workers process) has its own.
     database_pool_size: int = Field(default=20, ge=1)

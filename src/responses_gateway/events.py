@@ -93,3 +93,20 @@ def arguments_done(kind: str, item_id: str, output_index: int, arguments: str) -
 def item_progress(kind: str, stage: str, item_id: str, output_index: int) -> Event:
     """``response.mcp_list_tools.*`` and ``response.mcp_call.*`` (in_progress/completed/failed)."""
     return {"type": f"response.{kind}.{stage}", "item_id": item_id, "output_index": output_index}
+
+
+def summary(kind: str, stage: str, item_id: str, output_index: int, text: str) -> Event:
+    """``response.reasoning_summary_part.added`` / ``.done`` (``kind`` "part") and
+    ``response.reasoning_summary_text.delta`` / ``.done`` (``kind`` "text"; ``text`` is the delta
+    for ``delta``). The gateway's reasoning items have one summary part, index 0."""
+    event: Event = {
+        "type": f"response.reasoning_summary_{kind}.{stage}",
+        "item_id": item_id,
+        "output_index": output_index,
+        "summary_index": 0,
+    }
+    if kind == "part":
+        event["part"] = {"type": "summary_text", "text": text}
+    else:
+        event["delta" if stage == "delta" else "text"] = text
+    return event

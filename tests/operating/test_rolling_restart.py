@@ -69,7 +69,7 @@ def test_no_request_is_lost(postgres_url: str, upstream: ScriptedUpstream, tmp_p
         for i, replica in enumerate(replicas):
             time.sleep(0.5)
             replica.terminate()
-            assert replica.process.wait(timeout=30) is not None
+            assert replica.process.wait(timeout=120) is not None
             stack.enter_context(
                 gateway_process(env, tmp_path / f"r{i}-new", "--no-migrate", port=ports[i])
             )

@@ -45,7 +45,7 @@ def _stream_in_thread(gateway: GatewayProcess, result: dict[str, Any]) -> thread
     return thread
 
 
-def _wait_for(predicate: Any, timeout: float = 10) -> None:
+def _wait_for(predicate: Any, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline
@@ -67,9 +67,9 @@ def test_drain_lets_a_stream_finish(
         assert refused.headers["retry-after"] == "1"
         assert refused.headers["connection"] == "close"
         assert refused.json()["error"]["code"] == "shutting_down"
-        thread.join(timeout=30)
+        thread.join(timeout=60)
         assert result["events"][-1] == "response.completed"
-        assert gw.process.wait(timeout=30) == 0 or gw.process.returncode is not None
+        gw.process.wait(timeout=60)
     with gateway_process(_env(database_url, upstream, 20), tmp_path / "log2", "--no-migrate") as gw:
         stored = httpx.get(f"{gw.base_url}/responses/{result['id']}").json()
     assert stored["status"] == "completed"
@@ -80,11 +80,7 @@ def test_drain_lets_a_stream_finish(
 def test_past_the_grace_a_stream_is_cancelled_and_stored(
     database_url: str, upstream: ScriptedUpstream, tmp_path: Path, grace: float
 ) -> None:
-    upstream.push(
-        Reply(content="x", tool_calls=[]),  # not used: the script below replaces the default
-    )
-    upstream.replies.clear()
-    upstream.push(Reply(content="b" * 200, chunk_size=2, chunk_delay=0.1))  # ~10 s of stream
+    upstream.push(Reply(content="b" * 600, chunk_size=2, chunk_delay=0.1))  # ~30 s of stream
     env = _env(database_url, upstream, grace)
     with gateway_process(env, tmp_path / "log", "--no-migrate") as gw:
         result: dict[str, Any] = {}
@@ -92,9 +88,9 @@ def test_past_the_grace_a_stream_is_cancelled_and_stored(
         _wait_for(lambda: "id" in result)
         started = time.monotonic()
         gw.terminate()
-        gw.process.wait(timeout=30)
-        assert time.monotonic() - started < 8
-        thread.join(timeout=30)
+        gw.process.wait(timeout=60)
+        assert time.monotonic() - started < 20  # long before the stream would have ended
+        thread.join(timeout=60)
         assert "response.completed" not in result["events"]
     with gateway_process(env, tmp_path / "log2", "--no-migrate") as gw:
         stored = httpx.get(f"{gw.base_url}/responses/{result['id']}").json()

@@ -74,7 +74,8 @@ def gateway_process(
 
 
 def _wait_until_up(gateway: GatewayProcess) -> None:
-    deadline = time.monotonic() + 30
+    # Generous: on a loaded 2-core machine importing the app alone took over 30 s.
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if gateway.process.poll() is not None:
             raise RuntimeError(f"the gateway exited:\n{gateway.log()}")

@@ -1,9 +1,12 @@
 """Responses items → chat-completions ``messages``.
 
 Calls and their results are grouped the way chat templates expect: one assistant message carrying
-the text and every tool call of a step, followed by one ``tool`` message per result. Reasoning and
-``mcp_list_tools`` items have no chat equivalent and are left out. Grouping stops at turn
-boundaries: each stored turn converts on its own, once (see ``ChatHistory``).
+the text and every tool call of a step (and, as ``reasoning_content``, the reasoning before it),
+followed by one ``tool`` message per result, then one ``user`` message with the images and files
+those results returned. ``mcp_list_tools`` items have no chat equivalent and are left out.
+Grouping stops at turn boundaries: each stored turn converts on its own, once (see
+``ChatHistory``); ``to_chat_messages`` then shapes the whole list for chat templates (one system
+message, at the start).
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from responses_gateway.errors import InvalidRequest
+from responses_gateway.chat.parts import split_output, text_of_parts, user_content
+from responses_gateway.chat.reasoning import NO_REPLAY, ReasoningReplay
+from responses_gateway.chat.shaping import DEFAULT_STYLE, ChatStyle, shape_messages
 
 ChatMessage = dict[str, Any]
 McpNames = Mapping[tuple[str, str], str]
@@ -28,6 +33,15 @@ class _Builder:
         self._text: list[str] = []
         self._calls: list[dict[str, Any]] = []
         self._results: list[ChatMessage] = []
+        self._reasoning: list[str] = []
+        self._media: list[dict[str, Any]] = []
+
+    def reasoning(self, text: str) -> None:
+        """Reasoning belongs to the assistant message that follows it (dropped if none does)."""
+        if self._results:
+            self.flush()
+        if text:
+            self._reasoning.append(text)
 
     def assistant_text(self, text: str) -> None:
         if self._results:
@@ -41,8 +55,13 @@ class _Builder:
             {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
         )
 
-    def result(self, call_id: str, content: str) -> None:
-        self._results.append({"role": "tool", "tool_call_id": call_id, "content": content})
+    def result(self, call_id: str, output: str | list[dict[str, Any]]) -> None:
+        text, media = split_output(output)
+        if media:
+            text = text or "(The output is in the next message.)"
+            self._media.append({"type": "text", "text": f"Output of tool call {call_id}:"})
+            self._media.extend(media)
+        self._results.append({"role": "tool", "tool_call_id": call_id, "content": text})
 
     def plain(self, message: ChatMessage) -> None:
         self.flush()
@@ -53,75 +72,37 @@ class _Builder:
             message: ChatMessage = {"role": "assistant", "content": "".join(self._text) or None}
             if self._calls:
                 message["tool_calls"] = self._calls
+            if self._reasoning:
+                message["reasoning_content"] = "\n\n".join(self._reasoning)
             self.messages.append(message)
         self.messages.extend(self._results)
-        self._text, self._calls, self._results = [], [], []
-
-
-def _text_of_parts(parts: list[dict[str, Any]]) -> str:
-    out: list[str] = []
-    for part in parts:
-        kind = part["type"]
-        if kind in ("input_text", "output_text"):
-            out.append(part["text"])
-        elif kind == "refusal":
-            out.append(part["refusal"])
-    return "".join(out)
-
-
-def _user_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
-    """Plain text when every part is text: many backends (llama.cpp, older vLLM) want a string."""
-    if all(part["type"] == "input_text" for part in parts):
-        return _text_of_parts(parts)
-    chat_parts: list[dict[str, Any]] = []
-    for part in parts:
-        kind = part["type"]
-        if kind in ("input_text", "output_text"):
-            chat_parts.append({"type": "text", "text": part["text"]})
-        elif kind == "input_image":
-            if not part.get("image_url"):
-                raise InvalidRequest(
-                    "input_image parts need an image_url (file ids are not supported).",
-                    param="input",
-                )
-            image = {"url": part["image_url"]}
-            if part.get("detail") in ("low", "high", "auto"):
-                image["detail"] = part["detail"]
-            chat_parts.append({"type": "image_url", "image_url": image})
-        else:
-            raise InvalidRequest(
-                f"Content parts of type '{kind}' are not supported.", param="input"
-            )
-    return chat_parts
+        if self._media:
+            self.messages.append({"role": "user", "content": self._media})
+        self._text, self._calls, self._results, self._reasoning, self._media = [], [], [], [], []
 
 
 def _message(builder: _Builder, item: dict[str, Any]) -> None:
     role = item["role"]
     content = item["content"]
     if role == "assistant":
-        text = content if isinstance(content, str) else _text_of_parts(content)
+        text = content if isinstance(content, str) else text_of_parts(content)
         builder.assistant_text(text)
         return
     chat_role = "system" if role == "developer" else role
     if isinstance(content, str):
         builder.plain({"role": chat_role, "content": content})
     elif chat_role == "system":
-        builder.plain({"role": chat_role, "content": _text_of_parts(content)})
+        builder.plain({"role": chat_role, "content": text_of_parts(content)})
     else:
-        builder.plain({"role": chat_role, "content": _user_content(content)})
+        builder.plain({"role": chat_role, "content": user_content(content)})
 
 
-def _function_output(item: dict[str, Any]) -> str:
-    output = item["output"]
-    if isinstance(output, str):
-        return output
-    return _text_of_parts(output)
-
-
-def _mcp_result(item: dict[str, Any]) -> str:
+def _mcp_result(item: dict[str, Any]) -> str | list[dict[str, Any]]:
+    """The output (parts when the call returned images, see ``ResponseState.model_view``)."""
     error = item.get("error")
     if error is None:
-        return item.get("output") or ""
+        output: str | list[dict[str, Any]] = item.get("output") or ""
+        return output
     if isinstance(error, str):
         return f"Error: {error}"
     if error.get("type") == "mcp_tool_execution_error":
@@ -141,11 +122,14 @@ class ChatHistory(NamedTuple):
 
 
 def extend_chat(
-    history: ChatHistory, items: Iterable[dict[str, Any]], mcp_names: McpNames
+    history: ChatHistory,
+    items: Iterable[dict[str, Any]],
+    mcp_names: McpNames,
+    replay: ReasoningReplay = NO_REPLAY,
 ) -> ChatHistory:
     """``history`` followed by one more turn's items."""
     approvals = dict(history.approvals)
-    messages = _convert(items, mcp_names, approvals)
+    messages = _convert(items, mcp_names, approvals, replay)
     return ChatHistory((*history.messages, *messages), approvals)
 
 
@@ -154,30 +138,33 @@ def to_chat_messages(
     history: ChatHistory,
     items: Iterable[dict[str, Any]],
     mcp_names: McpNames,
+    replay: ReasoningReplay = NO_REPLAY,
+    style: ChatStyle = DEFAULT_STYLE,
 ) -> list[ChatMessage]:
     """The ``messages`` of a chat request: this turn's instructions (never inherited), the
-    earlier turns, then this turn's items; ``mcp_names`` maps (server_label, tool) to the name
-    the model saw."""
-    messages: list[ChatMessage] = (
-        [{"role": "system", "content": instructions}] if instructions else []
-    )
-    messages.extend(history.messages)
-    messages.extend(_convert(items, mcp_names, dict(history.approvals)))
-    return messages
+    earlier turns, then this turn's items, shaped for chat templates by ``style``;
+    ``mcp_names`` maps (server_label, tool) to the name the model saw."""
+    converted = _convert(items, mcp_names, dict(history.approvals), replay)
+    return shape_messages(instructions, [*history.messages, *converted], style)
 
 
 def _convert(
-    items: Iterable[dict[str, Any]], mcp_names: McpNames, approvals: dict[str, dict[str, Any]]
+    items: Iterable[dict[str, Any]],
+    mcp_names: McpNames,
+    approvals: dict[str, dict[str, Any]],
+    replay: ReasoningReplay,
 ) -> list[ChatMessage]:
     builder = _Builder()
     for item in items:
         kind = item["type"]
         if kind == "message":
             _message(builder, item)
+        elif kind == "reasoning":
+            builder.reasoning(replay.text_of(item))
         elif kind == "function_call":
             builder.call(item["call_id"], item["name"], item["arguments"])
         elif kind == "function_call_output":
-            builder.result(item["call_id"], _function_output(item))
+            builder.result(item["call_id"], item["output"])
         elif kind == "mcp_call":
             name = mcp_names.get((item["server_label"], item["name"]), item["name"])
             builder.call(item["id"], name, item["arguments"])

@@ -17,7 +17,7 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -115,10 +115,12 @@ class McpListError(Exception):
 
 @dataclass
 class McpCallOutcome:
-    """What an ``mcp_call`` item carries: ``output`` on success, else an OpenAI-shaped ``error``."""
+    """What an ``mcp_call`` item carries: ``output`` on success, else an OpenAI-shaped ``error``;
+    ``images`` (data URLs) are for the model only, since ``mcp_call.output`` is a string."""
 
     output: str | None
     error: dict[str, Any] | None
+    images: list[str] = field(default_factory=list)
 
     @classmethod
     def protocol_error(cls, code: int, message: str) -> McpCallOutcome:
@@ -397,15 +399,13 @@ async def _list_all_tools(session: ClientSession) -> list[types.Tool]:
 
 
 def _tool_entry(tool: types.Tool) -> dict[str, Any]:
-    annotations = tool.annotations
-    return {
-        "name": tool.name,
-        "input_schema": tool.input_schema,
-        "description": tool.description,
-        "annotations": None
-        if annotations is None
-        else {"read_only": bool(annotations.read_only_hint)},
-    }
+    """Optional keys are left out when empty: the Vercel AI SDK's schema refuses their ``null``."""
+    entry: dict[str, Any] = {"name": tool.name, "input_schema": tool.input_schema}
+    if tool.description is not None:
+        entry["description"] = tool.description
+    if tool.annotations is not None:
+        entry["annotations"] = {"read_only": bool(tool.annotations.read_only_hint)}
+    return entry
 
 
 def _outcome(result: types.CallToolResult, max_bytes: int) -> McpCallOutcome:
@@ -416,7 +416,22 @@ def _outcome(result: types.CallToolResult, max_bytes: int) -> McpCallOutcome:
     has_text = any(isinstance(block, types.TextContent) for block in result.content)
     if not has_text and result.structured_content is not None:
         parts.insert(0, json.dumps(result.structured_content, ensure_ascii=False))
-    return McpCallOutcome(truncate_utf8("\n".join(parts), max_bytes), None)
+    return McpCallOutcome(
+        truncate_utf8("\n".join(parts), max_bytes), None, _images(result.content, max_bytes)
+    )
+
+
+def _images(blocks: list[Any], max_bytes: int) -> list[str]:
+    """Image blocks as data URLs, within the output budget (the rest stay placeholders)."""
+    images: list[str] = []
+    for block in blocks:
+        if isinstance(block, types.ImageContent):
+            url = f"data:{block.mime_type};base64,{block.data}"
+            if len(url) > max_bytes:
+                break
+            max_bytes -= len(url)
+            images.append(url)
+    return images
 
 
 def _render_block(block: Any) -> str:

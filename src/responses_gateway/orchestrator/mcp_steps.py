@@ -47,8 +47,7 @@ async def list_new_servers(
             "type": "mcp_list_tools",
             "server_label": binding.label,
             "tools": [],
-            "error": None,
-        }
+        }  # no "error": null, which the Vercel AI SDK refuses; set only on failure
         index = state.add_item(item)
         emit(events.item_added(index, item))
         emit(events.item_progress("mcp_list_tools", "in_progress", item["id"], index))
@@ -155,6 +154,8 @@ async def run_calls(
     for (_, item, index), outcome in zip(started, outcomes, strict=True):
         assert outcome is not None
         item["output"], item["error"] = outcome.output, outcome.error
+        if outcome.images:
+            state.tool_images[item["id"]] = outcome.images
         item["status"] = "failed" if outcome.error is not None else "completed"
         stage = "failed" if outcome.error is not None else "completed"
         emit(events.item_progress("mcp_call", stage, item["id"], index))

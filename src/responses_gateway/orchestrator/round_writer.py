@@ -1,8 +1,13 @@
 """One model round's deltas → output items (message, reasoning, function_call) and their events.
 
-Text and reasoning stream live. Function calls stream live too (``function_call_arguments.delta``);
-calls to MCP tools are only collected here: the orchestrator emits their ``mcp_call`` items while it
-runs them (the reference's order C puts the argument events right before execution).
+Text and reasoning stream live. Reasoning is raw ``content`` (``reasoning_text``) as the backend
+gave it; when the request asks for a summary, the same text also fills ``summary`` (a chat backend
+has no summarizer) with the ``reasoning_summary_*`` events, which are what Codex and the Vercel AI
+SDK show; with ``include: reasoning.encrypted_content`` the finished item carries it sealed.
+
+Function calls stream live too (``function_call_arguments.delta``); calls to MCP tools are only
+collected here: the orchestrator emits their ``mcp_call`` items while it runs them (the
+reference's order C puts the argument events right before execution).
 """
 
 from __future__ import annotations
@@ -12,10 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from responses_gateway import events
+from responses_gateway.chat.reasoning import ReasoningReplay
 from responses_gateway.chat.reply import Delta, TextDelta, ToolCallDelta
 from responses_gateway.events import Event
 from responses_gateway.ids import new_id
 from responses_gateway.orchestrator.state import ResponseState
+from responses_gateway.schemas.request import CreateResponseRequest
+
+ENCRYPTED_REASONING = "reasoning.encrypted_content"
 
 _PART_FIELD = {"output_text": "text", "refusal": "refusal", "reasoning_text": "text"}
 _PART_OF_DELTA = {"text": "output_text", "refusal": "refusal", "reasoning": "reasoning_text"}
@@ -55,7 +64,7 @@ class _OpenTextItem:
     def ci(self) -> int:
         return len(self.item["content"]) - (1 if self.part_type else 0)
 
-    def close_part(self) -> list[Event]:
+    def close_part(self, status: str = "completed") -> list[Event]:
         if self.part_type is None:
             return []
         part = self.item["content"][-1]
@@ -70,10 +79,64 @@ class _OpenTextItem:
         return out
 
     def close(self, status: str) -> list[Event]:
-        out = self.close_part()
+        out = self.close_part(status)
         self.item["status"] = status
         out.append(self.state.item_done(self.index))
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningOutput:
+    """What a reasoning item carries besides its raw ``content``."""
+
+    summary: bool = False  # ``reasoning.summary`` was asked for
+    seal: Callable[[str], str] | None = None  # ``include`` asked for ``encrypted_content``
+
+
+def reasoning_output(request: CreateResponseRequest, replay: ReasoningReplay) -> ReasoningOutput:
+    summary = request.reasoning is not None and request.reasoning.summary is not None
+    seal = replay.seal if ENCRYPTED_REASONING in request.include else None
+    return ReasoningOutput(summary, seal)
+
+
+class _OpenReasoning(_OpenTextItem):
+    """A reasoning item: its one ``reasoning_text`` part, mirrored as summary part 0 when asked."""
+
+    def __init__(self, state: ResponseState, item: dict[str, Any], output: ReasoningOutput):
+        super().__init__(state, item)
+        self.output = output
+
+    def open_events(self) -> list[Event]:
+        return [events.item_added(self.index, {**self.item, "summary": [], "content": []})]
+
+    def delta(self, part_type: str, text: str) -> list[Event]:
+        if not self.output.summary:
+            return super().delta(part_type, text)
+        item_id, index = self.item["id"], self.index
+        out: list[Event] = []
+        if self.part_type is None:
+            self.item["summary"].append({"type": "summary_text", "text": ""})
+            out.append(events.summary("part", "added", item_id, index, ""))
+        out.append(events.summary("text", "delta", item_id, index, text))
+        return out + super().delta(part_type, text)
+
+    def close_part(self, status: str = "completed") -> list[Event]:
+        if self.part_type is None or not self.output.summary:
+            return super().close_part(status)
+        item_id, index, text = self.item["id"], self.index, "".join(self.chunks)
+        self.item["summary"][0]["text"] = text
+        done = events.summary("part", "done", item_id, index, text)
+        if status == "incomplete":
+            done["status"] = "incomplete"
+        out = [events.summary("text", "done", item_id, index, text), done]
+        return out + super().close_part(status)
+
+    def close(self, status: str) -> list[Event]:
+        out = self.close_part(status)
+        if self.output.seal is not None:
+            text = "".join(part["text"] for part in self.item["content"])
+            self.item["encrypted_content"] = self.output.seal(text)
+        return out + super().close(status)
 
 
 @dataclass
@@ -97,6 +160,7 @@ class RoundWriter:
 
     state: ResponseState
     is_server_tool: Callable[[str], bool]
+    reasoning: ReasoningOutput = ReasoningOutput()
     calls: dict[int, CollectedCall] = field(default_factory=dict)
     _open: _OpenTextItem | None = None
     _open_kind: str | None = None
@@ -117,6 +181,7 @@ class RoundWriter:
             out += self._close_text("completed")
             if kind == "reasoning":
                 item = {"id": new_id("rs"), "type": "reasoning", "summary": [], "content": []}
+                self._open = _OpenReasoning(self.state, item, self.reasoning)
             else:
                 item = {
                     "id": new_id("msg"),
@@ -125,7 +190,8 @@ class RoundWriter:
                     "role": "assistant",
                     "content": [],
                 }
-            self._open, self._open_kind = _OpenTextItem(self.state, item), kind
+                self._open = _OpenTextItem(self.state, item)
+            self._open_kind = kind
             out += self._open.open_events()
         out += self._open.delta(_PART_OF_DELTA[delta.kind], delta.text)
         return out

@@ -100,6 +100,11 @@ def request_echo(request: CreateResponseRequest, tools: list[dict[str, Any]]) ->
     }
 
 
+def _with_images(text: str, images: list[str]) -> list[dict[str, Any]]:
+    parts = [{"type": "input_image", "image_url": url, "detail": "auto"} for url in images]
+    return [{"type": "input_text", "text": text}, *parts]
+
+
 @dataclass
 class ResponseState:
     """Mutable while the response runs; ``snapshot()`` renders it at any moment."""
@@ -120,6 +125,8 @@ class ResponseState:
     mcp_calls_executed: int = 0
     failure: Exception | None = None  # the error behind status "failed", for non-streamed callers
     finished: set[int] = field(default_factory=set)  # output indexes whose item is done
+    # Images MCP tools returned, by mcp_call id: shown to the model in this response only.
+    tool_images: dict[str, list[str]] = field(default_factory=dict)
 
     def add_item(self, item: dict[str, Any]) -> int:
         self.output.append(item)
@@ -133,6 +140,17 @@ class ResponseState:
             "output_index": index,
             "item": self.output[index],
         }
+
+    def model_view(self) -> list[dict[str, Any]]:
+        """The output as the model sees it next round: MCP calls with their images."""
+        if not self.tool_images:
+            return self.output
+        return [
+            {**item, "output": _with_images(item.get("output") or "", self.tool_images[item["id"]])}
+            if item["type"] == "mcp_call" and item["id"] in self.tool_images
+            else item
+            for item in self.output
+        ]
 
     def cancel(self) -> None:
         """The client went away mid-run: keep what was finished, drop what was half-built."""

@@ -16,7 +16,9 @@ from typing import Any, Protocol
 from responses_gateway import events
 from responses_gateway.chat.messages import ChatHistory, McpNames, to_chat_messages
 from responses_gateway.chat.payload import chat_payload
+from responses_gateway.chat.reasoning import NO_REPLAY, ReasoningReplay
 from responses_gateway.chat.reply import ReplyParser, usage_from_chat
+from responses_gateway.chat.shaping import DEFAULT_STYLE, ChatStyle
 from responses_gateway.errors import GatewayError
 from responses_gateway.events import Event
 from responses_gateway.mcp import McpSessions
@@ -27,7 +29,7 @@ from responses_gateway.orchestrator.mcp_steps import (
     request_approval,
     run_calls,
 )
-from responses_gateway.orchestrator.round_writer import RoundWriter
+from responses_gateway.orchestrator.round_writer import RoundWriter, reasoning_output
 from responses_gateway.orchestrator.state import ResponseState
 from responses_gateway.schemas.request import CreateResponseRequest
 
@@ -42,7 +44,7 @@ class ChatBackend(Protocol):
 
 
 class EarlierTurns(Protocol):
-    def chat(self, mcp_names: McpNames) -> ChatHistory:
+    def chat(self, mcp_names: McpNames, replay: ReasoningReplay) -> ChatHistory:
         """The earlier turns as chat messages, tools named as in ``mcp_names``."""
         ...
 
@@ -66,11 +68,15 @@ class Orchestrator:
         *,
         max_tool_rounds: int,
         max_tokens_param: str,
+        replay: ReasoningReplay = NO_REPLAY,
+        style: ChatStyle = DEFAULT_STYLE,
     ) -> None:
         self._upstream = upstream
         self._sessions = sessions
         self._max_rounds = max_tool_rounds
         self._max_tokens_param = max_tokens_param
+        self._replay = replay
+        self._style = style
 
     async def run(self, turn: Turn, state: ResponseState, emit: EventSink) -> None:
         """Run to a final status without announcing it: the caller stores, then emits
@@ -127,9 +133,11 @@ class Orchestrator:
         request = turn.request
         messages = to_chat_messages(
             request.instructions,
-            turn.history.chat(turn.catalog.chat_names),
-            [*turn.items, *state.output],
+            turn.history.chat(turn.catalog.chat_names, self._replay),
+            [*turn.items, *state.model_view()],
             turn.catalog.chat_names,
+            self._replay,
+            self._style,
         )
         payload = chat_payload(
             request,
@@ -139,7 +147,8 @@ class Orchestrator:
             stream=request.stream,
             max_tokens_param=self._max_tokens_param,
         )
-        writer = RoundWriter(state, turn.catalog.is_server_tool)
+        reasoning = reasoning_output(request, self._replay)
+        writer = RoundWriter(state, turn.catalog.is_server_tool, reasoning)
         parser = ReplyParser()
         if request.stream:
             async for chunk in self._upstream.stream(payload):

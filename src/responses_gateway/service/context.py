@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from responses_gateway.chat.parts import check_parts
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.ids import new_id
 from responses_gateway.schemas.request import CreateResponseRequest
@@ -60,6 +61,7 @@ async def input_items(
     if references:
         await _resolve_references(items, references, history, find_items)
     _check_calls(history, items)
+    check_parts(items)
     return items
 
 

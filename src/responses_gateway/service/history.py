@@ -16,6 +16,7 @@ from collections import OrderedDict
 from typing import Any
 
 from responses_gateway.chat.messages import ChatHistory, McpNames, extend_chat
+from responses_gateway.chat.reasoning import NO_REPLAY, ReasoningReplay
 from responses_gateway.observability.metrics import HISTORY_CACHE
 
 HISTORY_HITS = HISTORY_CACHE.labels("hit")
@@ -34,7 +35,7 @@ class History:
         turns: list[list[Item]],
         items: list[Item],
         size: int,
-        chat: tuple[McpNames, ChatHistory] | None = None,
+        chat: tuple[McpNames, ReasoningReplay, ChatHistory] | None = None,
     ) -> None:
         self.turns = turns
         self.items = items  # the turns' items in one list, for the checks that scan them
@@ -45,23 +46,24 @@ class History:
     def of(cls, turns: list[list[Item]], size: int) -> History:
         return cls(turns, [item for turn in turns for item in turn], size)
 
-    def chat(self, mcp_names: McpNames) -> ChatHistory:
+    def chat(self, mcp_names: McpNames, replay: ReasoningReplay = NO_REPLAY) -> ChatHistory:
         """The turns as chat messages. Tool names depend on the request's MCP servers, so the
-        conversion is redone only when those differ from the last request's."""
-        if self._chat is not None and self._chat[0] == mcp_names:
-            return self._chat[1]
+        conversion is redone only when those differ from the last request's (``replay`` is
+        the process's one)."""
+        if self._chat is not None and self._chat[0] == mcp_names and self._chat[1] is replay:
+            return self._chat[2]
         chat = ChatHistory()
         for turn in self.turns:
-            chat = extend_chat(chat, turn, mcp_names)
-        self._chat = (dict(mcp_names), chat)
+            chat = extend_chat(chat, turn, mcp_names, replay)
+        self._chat = (dict(mcp_names), replay, chat)
         return chat
 
     def extended(self, turn: list[Item], size: int) -> History:
         """The history of a response chained from this one, whose own items are ``turn``."""
         chat = None
         if self._chat is not None:
-            names, converted = self._chat
-            chat = (names, extend_chat(converted, turn, names))
+            names, replay, converted = self._chat
+            chat = (names, replay, extend_chat(converted, turn, names, replay))
         return History([*self.turns, turn], [*self.items, *turn], self.size + size, chat)
 
 
