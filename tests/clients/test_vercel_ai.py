@@ -23,12 +23,6 @@ from tests.clients.support import (
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 MODES = pytest.mark.parametrize("mode", ["generate", "stream"])
-NEEDS_SHAPES = pytest.mark.xfail(
-    strict=True, reason="needs MCP item shapes without nulls from branch reasoning"
-)
-NEEDS_SUMMARY = pytest.mark.xfail(
-    strict=True, reason="needs reasoning summary from branch reasoning"
-)
 
 
 def run_vercel(cache: Path, tmp: Path, gw: RecordedGateway, *args: str) -> dict[str, Any]:
@@ -51,7 +45,6 @@ def test_tool(
     assert_weather_reached_model(upstream)
 
 
-@NEEDS_SHAPES
 @MODES
 def test_mcp_tool(
     mode: str,
@@ -73,7 +66,6 @@ def test_mcp_tool(
     assert len(gw.recorder.bodies()) == 1  # the gateway ran the MCP call inside one response
 
 
-@NEEDS_SUMMARY
 @MODES
 def test_reasoning_shown(
     mode: str, clients_cache: Path, tmp_path: Path, gw: RecordedGateway, upstream: ScriptedUpstream
