@@ -30,6 +30,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tool_mapping
 from httpclient import Connection, Result
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -908,6 +909,9 @@ async def bench(
     say("  * SDK client in the driver with one reused httpx2 client (no SSL context per session)")
     say()
     say(f"Gateway memory: peak RSS (VmHWM) {hwm / 1024:.1f} MiB, current RSS {rss / 1024:.1f} MiB")
+    say()
+    for line in tool_mapping.report(200 if args.quick else 2000):
+        say(line)
 
 
 def main() -> int:

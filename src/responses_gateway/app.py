@@ -27,10 +27,12 @@ from responses_gateway.sealing import sealer_from_settings
 from responses_gateway.service.history import HistoryCache
 from responses_gateway.service.responses_service import ResponsesService
 from responses_gateway.service.retention import purge_periodically
+from responses_gateway.service.tool_shapes import HostedToolPolicy
 from responses_gateway.store.database import open_database
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.store.retention import RetentionStore
 from responses_gateway.upstream import UpstreamClient
+from responses_gateway.web_search import web_searcher
 
 
 def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAPI:
@@ -55,6 +57,7 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
             max_tokens_param=settings.upstream_max_tokens_param,
             replay=ReasoningReplay(sealer),
             style=ChatStyle(settings.upstream_reasoning_replay, settings.upstream_late_system),
+            web_search=web_searcher(settings),
         )
         service = ResponsesService(
             ResponseStore(database),
@@ -62,6 +65,7 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
             policy=EgressPolicy.from_settings(settings),
             default_approval=settings.mcp_default_approval,
             history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
+            hosted=HostedToolPolicy(settings.hosted_tools, bool(settings.web_search_url)),
         )
         app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys), sealer)
         # Measured: a full garbage collection walked the ~180,000 objects of the imported

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     mcp_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
     mcp_allow_private_networks: bool = False
     mcp_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Hosted tools (web_search, file_search, …) the gateway cannot run: left out or refused.
+    # "omit" lets Codex's default config (which sends web_search) work.
+    hosted_tools: Literal["omit", "reject"] = "omit"
+    # A SearXNG-compatible JSON endpoint: web_search tools are then run by the gateway.
+    web_search_url: str | None = None
     # Keys for sealed blobs (encrypted reasoning, compaction items); the first seals, all open.
     sealing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     sealing_key_file: str = "./gateway.key"

@@ -91,7 +91,8 @@ def arguments_done(kind: str, item_id: str, output_index: int, arguments: str) -
 
 
 def item_progress(kind: str, stage: str, item_id: str, output_index: int) -> Event:
-    """``response.mcp_list_tools.*`` and ``response.mcp_call.*`` (in_progress/completed/failed)."""
+    """``response.mcp_list_tools.*``, ``response.mcp_call.*`` (in_progress/completed/failed) and
+    ``response.web_search_call.*`` (in_progress/searching/completed)."""
     return {"type": f"response.{kind}.{stage}", "item_id": item_id, "output_index": output_index}
 
 
@@ -110,3 +111,13 @@ def summary(kind: str, stage: str, item_id: str, output_index: int, text: str) -
     else:
         event["delta" if stage == "delta" else "text"] = text
     return event
+
+
+def custom_input(stage: str, item_id: str, output_index: int, text: str) -> Event:
+    """``response.custom_tool_call_input.delta`` / ``.done``."""
+    return {
+        "type": f"response.custom_tool_call_input.{stage}",
+        "item_id": item_id,
+        "output_index": output_index,
+        "delta" if stage == "delta" else "input": text,
+    }

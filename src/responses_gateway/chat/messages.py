@@ -20,6 +20,13 @@ import orjson
 from responses_gateway.chat.parts import split_output, text_of_parts, user_content
 from responses_gateway.chat.reasoning import NO_REPLAY, ReasoningReplay
 from responses_gateway.chat.shaping import DEFAULT_STYLE, ChatStyle, shape_messages
+from responses_gateway.chat.tool_items import (
+    chat_name,
+    custom_arguments,
+    tool_search_call,
+    tool_search_result,
+    web_search_exchange,
+)
 
 ChatMessage = dict[str, Any]
 McpNames = Mapping[tuple[str, str], str]
@@ -162,9 +169,20 @@ def _convert(
         elif kind == "reasoning":
             builder.reasoning(replay.text_of(item))
         elif kind == "function_call":
-            builder.call(item["call_id"], item["name"], item["arguments"])
-        elif kind == "function_call_output":
+            builder.call(item["call_id"], chat_name(mcp_names, item), item["arguments"])
+        elif kind == "custom_tool_call":
+            arguments = custom_arguments(item["input"])
+            builder.call(item["call_id"], chat_name(mcp_names, item), arguments)
+        elif kind in ("function_call_output", "custom_tool_call_output"):
             builder.result(item["call_id"], item["output"])
+        elif kind == "tool_search_call" and item.get("call_id"):
+            builder.call(item["call_id"], *tool_search_call(mcp_names, item))
+        elif kind == "tool_search_output" and item.get("call_id"):
+            builder.result(item["call_id"], tool_search_result(mcp_names, item))
+        elif kind == "web_search_call":
+            name, arguments, result = web_search_exchange(mcp_names, item)
+            builder.call(item["id"], name, arguments)
+            builder.result(item["id"], result)
         elif kind == "mcp_call":
             name = mcp_names.get((item["server_label"], item["name"]), item["name"])
             builder.call(item["id"], name, item["arguments"])

@@ -1,7 +1,9 @@
-"""The tools one response offers the model: client-run functions and gateway-run MCP tools.
+"""The tools one response offers the model: client-run tools (functions, namespaced and custom
+tools) and gateway-run ones (MCP tools, the web search).
 
-MCP tool names are made safe and unique for the upstream (OpenAI function names allow
-``[A-Za-z0-9_-]{1,64}``; MCP allows dots and 128 characters) and mapped back when the model calls.
+Names are made safe and unique for the upstream (OpenAI function names allow
+``[A-Za-z0-9_-]{1,64}``; MCP allows dots and 128 characters; a namespace's tools are offered as
+``namespace__tool``) and mapped back when the model calls. Plain functions keep their own names.
 """
 
 from __future__ import annotations
@@ -10,16 +12,27 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from responses_gateway.chat.tool_items import (
+    TOOL_SEARCH_KEY,
+    WEB_SEARCH_KEY,
+    WEB_SEARCH_NAME,
+    client_key,
+)
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.mcp import McpServer
+from responses_gateway.orchestrator.client_tools import ClientTool
 from responses_gateway.schemas.request import (
-    FunctionTool,
     McpApprovalFilter,
     McpTool,
     McpToolFilter,
     ToolChoiceAllowed,
+    ToolChoiceCustom,
     ToolChoiceFunction,
     ToolChoiceMcp,
+)
+
+WEB_SEARCH_TYPES = frozenset(
+    {"web_search", "web_search_2025_08_26", "web_search_preview", "web_search_preview_2025_03_11"}
 )
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -88,11 +101,17 @@ def _approval_by_filter(policy: McpApprovalFilter, tool: dict[str, Any]) -> bool
 
 @dataclass
 class ToolCatalog:
-    functions: list[FunctionTool]
+    functions: list[ClientTool]
     bindings: list[McpBinding]
+    namespaces: dict[str, str | None] = field(default_factory=dict)  # name → description
+    web_search: bool = False  # offer the gateway's own web search
+    web_domains: tuple[str, ...] = ()  # its filters.allowed_domains (none: any)
     chat_tools: list[dict[str, Any]] = field(default_factory=list)
     server_tools: dict[str, tuple[McpBinding, str]] = field(default_factory=dict)
     chat_names: dict[tuple[str, str], str] = field(default_factory=dict)
+    client_tools: dict[str, ClientTool] = field(default_factory=dict)  # by chat name
+    web_search_name: str | None = None
+    web_results: dict[str, str] = field(default_factory=dict)  # web_search_call id → output
 
     def binding(self, label: str) -> McpBinding | None:
         for binding in self.bindings:
@@ -102,8 +121,18 @@ class ToolCatalog:
 
     def build(self) -> None:
         """Compute the upstream ``tools`` once every MCP listing is known."""
-        self.chat_tools = [_function_tool(tool) for tool in self.functions]
-        taken = {tool.name for tool in self.functions}
+        self.chat_tools = []
+        # Plain functions keep the names the client knows them by; the rest fit around them.
+        # The model sees the tools in the client's order.
+        taken = {t.name for t in self.functions if _is_plain(t)}
+        for client in self.functions:
+            name = client.name if _is_plain(client) else _unique_flat(_safe(_joined(client)), taken)
+            self._offer(client, name, taken)
+        if self.web_search:
+            self.web_search_name = _unique_flat(WEB_SEARCH_NAME, taken)
+            taken.add(self.web_search_name)
+            self.chat_names[WEB_SEARCH_KEY] = self.web_search_name
+            self.chat_tools.append(_web_search_tool(self.web_search_name))
         for binding in self.bindings:
             for tool in binding.tools or ():
                 name = _unique(_safe(tool["name"]), binding.label, taken)
@@ -112,8 +141,30 @@ class ToolCatalog:
                 self.chat_names[(binding.label, tool["name"])] = name
                 self.chat_tools.append(_mcp_tool(name, tool, binding))
 
+    def _offer(self, tool: ClientTool, name: str, taken: set[str]) -> None:
+        taken.add(name)
+        self.client_tools[name] = tool
+        if tool.search:
+            self.chat_names[TOOL_SEARCH_KEY] = name
+        elif name != tool.name or tool.namespace is not None:
+            self.chat_names[client_key(tool.namespace, tool.name)] = name
+        description = self.namespaces.get(tool.namespace) if tool.namespace else None
+        self.chat_tools.append(tool.chat_tool(name, description))
+
     def is_server_tool(self, chat_name: str) -> bool:
-        return chat_name in self.server_tools
+        return chat_name in self.server_tools or chat_name == self.web_search_name
+
+    def client_names(self, kind: str, name: str) -> list[str]:
+        """Chat names of the client tools a ``tool_choice`` names: by own name, or by the flat
+        name the model sees (a namespace's tools)."""
+        custom = kind == "custom"
+        found = [
+            chat
+            for chat, tool in self.client_tools.items()
+            if tool.is_custom == custom and name in (tool.name, chat)
+        ]
+        plain = [c for c in found if self.client_tools[c].namespace is None]
+        return plain or found
 
 
 def _safe(name: str) -> str:
@@ -123,23 +174,35 @@ def _safe(name: str) -> str:
 def _unique(name: str, label: str, taken: set[str]) -> str:
     if name not in taken:
         return name
-    prefixed = _safe(f"{label}__{name}")
-    candidate, n = prefixed, 2
+    return _unique_flat(_safe(f"{label}__{name}"), taken)
+
+
+def _unique_flat(name: str, taken: set[str]) -> str:
+    candidate, n = name, 2
     while candidate in taken:
         suffix = f"_{n}"
-        candidate, n = prefixed[: 64 - len(suffix)] + suffix, n + 1
+        candidate, n = name[: 64 - len(suffix)] + suffix, n + 1
     return candidate
 
 
-def _function_tool(tool: FunctionTool) -> dict[str, Any]:
-    function: dict[str, Any] = {
-        "name": tool.name,
-        "parameters": tool.parameters or {"type": "object", "properties": {}},
+def _is_plain(tool: ClientTool) -> bool:
+    return tool.namespace is None and not tool.is_custom and not tool.search
+
+
+def _joined(tool: ClientTool) -> str:
+    namespace = tool.namespace
+    if namespace is None:
+        return tool.name
+    return f"{namespace}{'' if namespace.endswith('__') else '__'}{tool.name}"
+
+
+def _web_search_tool(name: str) -> dict[str, Any]:
+    query = {"type": "string", "description": "What to search the web for."}
+    function = {
+        "name": name,
+        "description": "Search the web. Returns the top results' titles, URLs and snippets.",
+        "parameters": {"type": "object", "properties": {"query": query}, "required": ["query"]},
     }
-    if tool.description is not None:
-        function["description"] = tool.description
-    if tool.strict is not None:
-        function["strict"] = tool.strict
     return {"type": "function", "function": function}
 
 
@@ -165,8 +228,11 @@ def chat_tool_choice(
     tools = catalog.chat_tools
     if isinstance(choice, str):
         return choice, tools
-    if isinstance(choice, ToolChoiceFunction):
-        return {"type": "function", "function": {"name": choice.name}}, tools
+    if isinstance(choice, ToolChoiceFunction | ToolChoiceCustom):
+        found = catalog.client_names(choice.type, choice.name)
+        return {"type": "function", "function": {"name": found[0] if found else choice.name}}, tools
+    if choice.type in WEB_SEARCH_TYPES and catalog.web_search_name:
+        return {"type": "function", "function": {"name": catalog.web_search_name}}, tools
     if isinstance(choice, ToolChoiceMcp):
         binding = catalog.binding(choice.server_label)
         if binding is None:
@@ -187,8 +253,12 @@ def chat_tool_choice(
     if isinstance(choice, ToolChoiceAllowed):
         names: set[str] = set()
         for ref in choice.tools:
-            if ref.type == "function" and ref.name:
-                names.add(ref.name)
+            if ref.type in ("function", "custom") and ref.name:
+                names.update(catalog.client_names(ref.type, ref.name) or [ref.name])
+            elif ref.type == "namespace" and ref.name:
+                names |= {c for c, t in catalog.client_tools.items() if t.namespace == ref.name}
+            elif ref.type in WEB_SEARCH_TYPES and catalog.web_search_name:
+                names.add(catalog.web_search_name)
             elif ref.type == "mcp" and ref.server_label:
                 names |= {
                     n

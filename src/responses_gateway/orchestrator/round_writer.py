@@ -19,8 +19,10 @@ from typing import Any
 from responses_gateway import events
 from responses_gateway.chat.reasoning import ReasoningReplay
 from responses_gateway.chat.reply import Delta, TextDelta, ToolCallDelta
+from responses_gateway.chat.tool_items import CustomInputStream, custom_input, json_object
 from responses_gateway.events import Event
 from responses_gateway.ids import new_id
+from responses_gateway.orchestrator.client_tools import ClientTool
 from responses_gateway.orchestrator.state import ResponseState
 from responses_gateway.schemas.request import CreateResponseRequest
 
@@ -148,6 +150,7 @@ class CollectedCall:
     chunks: list[str] = field(default_factory=list)
     item: dict[str, Any] | None = None  # set for function calls, which stream live
     index: int = -1
+    input_stream: CustomInputStream | None = None  # for custom tools' calls
 
     @property
     def arguments(self) -> str:
@@ -156,11 +159,14 @@ class CollectedCall:
 
 @dataclass
 class RoundWriter:
-    """Feeds on deltas; ``is_server_tool(name)`` says which calls the gateway runs itself."""
+    """Feeds on deltas; ``is_server_tool(name)`` says which calls the gateway runs itself,
+    ``client_tool(name)`` what item a client tool's call becomes (a plain ``function_call`` when
+    unknown)."""
 
     state: ResponseState
     is_server_tool: Callable[[str], bool]
     reasoning: ReasoningOutput = ReasoningOutput()
+    client_tool: Callable[[str], ClientTool | None] = lambda _name: None
     calls: dict[int, CollectedCall] = field(default_factory=dict)
     _open: _OpenTextItem | None = None
     _open_kind: str | None = None
@@ -216,28 +222,57 @@ class RoundWriter:
         if call.item is None and call.name and not self.is_server_tool(call.name):
             out += self._open_function_call(call)
         elif call.item is not None and delta.arguments:
-            out.append(self._args_delta(call, delta.arguments))
+            out += self._args_delta(call, delta.arguments)
         return out
 
     def _open_function_call(self, call: CollectedCall) -> list[Event]:
-        call.item = {
-            "id": new_id("fc"),
-            "type": "function_call",
-            "status": "in_progress",
-            "call_id": call.call_id,
-            "name": call.name or "",
-            "arguments": "",
-        }
+        tool = self.client_tool(call.name or "")
+        if tool is not None:
+            call.item = tool.call_item(call.call_id)
+        else:
+            call.item = {
+                "id": new_id("fc"),
+                "type": "function_call",
+                "status": "in_progress",
+                "call_id": call.call_id,
+                "name": call.name or "",
+                "arguments": "",
+            }
         call.index = self.state.add_item(call.item)
+        if call.item["type"] == "custom_tool_call":
+            call.input_stream = CustomInputStream()
         out = [events.item_added(call.index, dict(call.item))]
         if call.chunks:
-            out.append(self._args_delta(call, call.arguments))
+            out += self._args_delta(call, call.arguments)
         return out
 
     @staticmethod
-    def _args_delta(call: CollectedCall, text: str) -> Event:
+    def _args_delta(call: CollectedCall, text: str) -> list[Event]:
         assert call.item is not None
-        return events.arguments_delta("function_call", call.item["id"], call.index, text)
+        if call.item["type"] == "function_call":
+            return [events.arguments_delta("function_call", call.item["id"], call.index, text)]
+        if call.input_stream is None:
+            return []  # a tool_search_call: its arguments are an object, set once complete
+        decoded = call.input_stream.feed(text)  # a custom call: its input, as it is decoded
+        return (
+            [events.custom_input("delta", call.item["id"], call.index, decoded)] if decoded else []
+        )
+
+    @staticmethod
+    def _close_call(call: CollectedCall) -> list[Event]:
+        item = call.item
+        assert item is not None
+        item["status"] = "completed"
+        if call.input_stream is not None:
+            item["input"] = custom_input(call.arguments)
+            rest = call.input_stream.rest(item["input"])
+            head = [events.custom_input("delta", item["id"], call.index, rest)] if rest else []
+            return [*head, events.custom_input("done", item["id"], call.index, item["input"])]
+        if item["type"] == "tool_search_call":
+            item["arguments"] = json_object(call.arguments)
+            return []
+        item["arguments"] = call.arguments
+        return [events.arguments_done("function_call", item["id"], call.index, call.arguments)]
 
     def finish(self, message_status: str) -> list[Event]:
         """Close every open item; MCP calls stay in ``server_calls()`` for the orchestrator."""
@@ -246,13 +281,7 @@ class RoundWriter:
             if call.item is None and not call.name:
                 out += self._open_function_call(call)  # nameless: the client sees it as it came
             if call.item is not None:
-                call.item["arguments"] = call.arguments
-                call.item["status"] = "completed"
-                out.append(
-                    events.arguments_done(
-                        "function_call", call.item["id"], call.index, call.arguments
-                    )
-                )
+                out += self._close_call(call)
                 out.append(self.state.item_done(call.index))
         return out
 

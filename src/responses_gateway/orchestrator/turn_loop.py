@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from responses_gateway import events
 from responses_gateway.chat.messages import ChatHistory, McpNames, to_chat_messages
@@ -31,10 +31,17 @@ from responses_gateway.orchestrator.mcp_steps import (
 )
 from responses_gateway.orchestrator.round_writer import RoundWriter, reasoning_output
 from responses_gateway.orchestrator.state import ResponseState
+from responses_gateway.orchestrator.web_search_steps import (
+    SOURCES_INCLUDE,
+    WebSearcher,
+    run_searches,
+    with_results,
+)
 from responses_gateway.schemas.request import CreateResponseRequest
 
 EventSink = Callable[[Event], None]
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
+_Call = TypeVar("_Call")
 
 
 class ChatBackend(Protocol):
@@ -70,7 +77,9 @@ class Orchestrator:
         max_tokens_param: str,
         replay: ReasoningReplay = NO_REPLAY,
         style: ChatStyle = DEFAULT_STYLE,
+        web_search: WebSearcher | None = None,
     ) -> None:
+        self._web_search = web_search
         self._upstream = upstream
         self._sessions = sessions
         self._max_rounds = max_tool_rounds
@@ -113,7 +122,6 @@ class Orchestrator:
             writer = await self._model_round(turn, state, emit, choice, tools)
             if state.incomplete_reason or not writer.server_calls():
                 return
-            assert sessions is not None
             if not await self._server_calls(turn, state, emit, sessions, writer):
                 return
             if writer.client_calls():
@@ -134,7 +142,7 @@ class Orchestrator:
         messages = to_chat_messages(
             request.instructions,
             turn.history.chat(turn.catalog.chat_names, self._replay),
-            [*turn.items, *state.model_view()],
+            with_results([*turn.items, *state.model_view()], turn.catalog.web_results),
             turn.catalog.chat_names,
             self._replay,
             self._style,
@@ -147,8 +155,12 @@ class Orchestrator:
             stream=request.stream,
             max_tokens_param=self._max_tokens_param,
         )
-        reasoning = reasoning_output(request, self._replay)
-        writer = RoundWriter(state, turn.catalog.is_server_tool, reasoning)
+        writer = RoundWriter(
+            state,
+            turn.catalog.is_server_tool,
+            reasoning=reasoning_output(request, self._replay),
+            client_tool=turn.catalog.client_tools.get,
+        )
         parser = ReplyParser()
         if request.stream:
             async for chunk in self._upstream.stream(payload):
@@ -171,24 +183,41 @@ class Orchestrator:
         turn: Turn,
         state: ResponseState,
         emit: EventSink,
-        sessions: McpSessions,
+        sessions: McpSessions | None,
         writer: RoundWriter,
     ) -> bool:
-        """Run this round's MCP calls; ``False`` when the response must stop here."""
+        """Run this round's web searches and MCP calls; ``False`` when the response must stop."""
+        catalog = turn.catalog
+        calls = writer.server_calls()
+        searches = [c.arguments for c in calls if c.name == catalog.web_search_name]
+        searches = _within_budget(turn, state, searches)
+        if searches and self._web_search is not None:
+            show = SOURCES_INCLUDE in turn.request.include
+            await run_searches(
+                searches,
+                self._web_search,
+                state,
+                emit,
+                show_sources=show,
+                results=catalog.web_results,
+                domains=catalog.web_domains,
+            )
         planned = [
-            PlannedCall(*turn.catalog.server_tools[call.name or ""], arguments=call.arguments)
-            for call in writer.server_calls()
+            PlannedCall(*catalog.server_tools[call.name or ""], arguments=call.arguments)
+            for call in calls
+            if call.name in catalog.server_tools
         ]
         waiting = [call for call in planned if call.binding.needs_approval(call.name)]
         runnable = _within_budget(turn, state, [c for c in planned if c not in waiting])
         if runnable:
+            assert sessions is not None  # MCP calls come from bindings, which open sessions
             await run_calls(runnable, state, emit, sessions)
         for call in waiting:
             request_approval(call, state, emit)
         return not waiting and not state.incomplete_reason
 
 
-def _within_budget(turn: Turn, state: ResponseState, calls: list[PlannedCall]) -> list[PlannedCall]:
+def _within_budget(turn: Turn, state: ResponseState, calls: list[_Call]) -> list[_Call]:
     """The calls ``max_tool_calls`` still allows; cutting any ends the response incomplete."""
     limit = turn.request.max_tool_calls
     if limit is None:

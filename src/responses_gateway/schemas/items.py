@@ -77,15 +77,75 @@ class FunctionCall(_Item):
     call_id: str
     name: str
     arguments: str
+    namespace: str | None = None
     status: str | None = None
+
+
+ToolOutput = str | list[Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]]
 
 
 class FunctionCallOutput(_Item):
     type: Literal["function_call_output"]
     id: str | None = None
     call_id: str
-    output: str | list[Annotated[InputText | InputImage | InputFile, Field(discriminator="type")]]
+    output: ToolOutput
     status: str | None = None
+
+
+class CustomToolCall(_Item):
+    type: Literal["custom_tool_call"]
+    id: str | None = None
+    call_id: str
+    name: str
+    input: str
+    namespace: str | None = None
+    status: str | None = None
+
+
+class CustomToolCallOutput(_Item):
+    type: Literal["custom_tool_call_output"]
+    id: str | None = None
+    call_id: str
+    output: ToolOutput
+
+
+class AdditionalTools(_Item):
+    """Tools declared inside the input (Codex, for models it knows); validated as ``tools`` are,
+    where the catalog is built (``service/tool_shapes.py``)."""
+
+    type: Literal["additional_tools"]
+    id: str | None = None
+    role: Literal["developer"] = "developer"
+    tools: list[dict[str, Any]]
+
+
+class ToolSearchCall(_Item):
+    """A search of deferred tools; with ``execution: "client"`` the client runs it (Codex)."""
+
+    type: Literal["tool_search_call"]
+    id: str | None = None
+    call_id: str | None = None
+    arguments: Any = None
+    execution: Literal["server", "client"] | None = None
+    status: str | None = None
+
+
+class ToolSearchOutput(_Item):
+    """The tools a tool search found: from here on they count as tools (``tool_shapes.py``)."""
+
+    type: Literal["tool_search_output"]
+    id: str | None = None
+    call_id: str | None = None
+    tools: list[dict[str, Any]]
+    execution: Literal["server", "client"] | None = None
+    status: str | None = None
+
+
+class WebSearchCall(_Item):
+    type: Literal["web_search_call"]
+    id: str
+    status: str | None = None
+    action: dict[str, Any] | None = None
 
 
 class Reasoning(_Item):
@@ -149,6 +209,12 @@ TAGS = frozenset(
         "mcp_call",
         "mcp_approval_request",
         "mcp_approval_response",
+        "custom_tool_call",
+        "custom_tool_call_output",
+        "additional_tools",
+        "tool_search_call",
+        "tool_search_output",
+        "web_search_call",
         "input_text",
         "input_image",
         "input_file",
@@ -179,7 +245,13 @@ InputItem = Annotated[
     | Annotated[McpListToolsItem, Tag("mcp_list_tools")]
     | Annotated[McpCallItem, Tag("mcp_call")]
     | Annotated[McpApprovalRequestItem, Tag("mcp_approval_request")]
-    | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")],
+    | Annotated[McpApprovalResponseItem, Tag("mcp_approval_response")]
+    | Annotated[CustomToolCall, Tag("custom_tool_call")]
+    | Annotated[CustomToolCallOutput, Tag("custom_tool_call_output")]
+    | Annotated[AdditionalTools, Tag("additional_tools")]
+    | Annotated[ToolSearchCall, Tag("tool_search_call")]
+    | Annotated[ToolSearchOutput, Tag("tool_search_output")]
+    | Annotated[WebSearchCall, Tag("web_search_call")],
     Discriminator(
         _item_tag,
         custom_error_type="invalid_item",

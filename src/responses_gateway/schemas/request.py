@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
 from responses_gateway.schemas.items import InputItem
 
@@ -26,13 +26,11 @@ HOSTED_TOOL_TYPES = frozenset(
         "local_shell",
         "shell",
         "apply_patch",
-        "namespace",
-        "tool_search",
         "programmatic_tool_calling",
-        "custom",
         "python",
     }
 )
+"""Tools OpenAI runs itself: ``GATEWAY_HOSTED_TOOLS`` decides whether they are omitted or refused."""
 
 
 class _Model(BaseModel):
@@ -45,6 +43,35 @@ class FunctionTool(_Model):
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    defer_loading: bool | None = None
+
+
+class CustomToolFormat(_Model):
+    """``text`` (free-form) or a ``grammar`` (Lark or a regex) the input must match."""
+
+    type: Literal["text", "grammar"]
+    syntax: Literal["lark", "regex"] | None = None
+    definition: str | None = None
+
+
+class CustomTool(_Model):
+    """A freeform tool: its input is one string, not JSON arguments."""
+
+    type: Literal["custom"]
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = None
+    format: CustomToolFormat | None = None
+    defer_loading: bool | None = None
+
+
+class NamespaceTool(_Model):
+    """A named group of function and custom tools (Codex sends its MCP servers' tools so)."""
+
+    type: Literal["namespace"]
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = None
+    tools: list[Annotated[FunctionTool | CustomTool, Field(discriminator="type")]]
+    defer_loading: bool | None = None
 
 
 class McpToolFilter(_Model):
@@ -73,16 +100,44 @@ class McpTool(_Model):
 
 
 class HostedTool(_Model):
-    """Tools OpenAI runs itself; recognised only so they can be refused by name."""
+    """Any other tool type (OpenAI's hosted tools, ``tool_search``): kept whole, for the echo."""
 
+    model_config = ConfigDict(extra="allow")
     type: str
 
 
-Tool = Annotated[FunctionTool | McpTool | HostedTool, Field(union_mode="left_to_right")]
+# Tags are class names: validation errors name the param (``tools[0].name``) without them.
+_TOOL_TAGS = {
+    "function": "FunctionTool",
+    "custom": "CustomTool",
+    "namespace": "NamespaceTool",
+    "mcp": "McpTool",
+    "sse": "McpTool",
+}
+
+
+def _tool_tag(value: Any) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return _TOOL_TAGS.get(kind, "HostedTool") if isinstance(kind, str) else "HostedTool"
+
+
+Tool = Annotated[
+    Annotated[FunctionTool, Tag("FunctionTool")]
+    | Annotated[CustomTool, Tag("CustomTool")]
+    | Annotated[NamespaceTool, Tag("NamespaceTool")]
+    | Annotated[McpTool, Tag("McpTool")]
+    | Annotated[HostedTool, Tag("HostedTool")],
+    Discriminator(_tool_tag),
+]
 
 
 class ToolChoiceFunction(_Model):
     type: Literal["function"]
+    name: str
+
+
+class ToolChoiceCustom(_Model):
+    type: Literal["custom"]
     name: str
 
 
@@ -111,6 +166,7 @@ class ToolChoiceOther(_Model):
 ToolChoice = Annotated[
     Literal["none", "auto", "required"]
     | ToolChoiceFunction
+    | ToolChoiceCustom
     | ToolChoiceMcp
     | ToolChoiceAllowed
     | ToolChoiceOther,

@@ -26,7 +26,14 @@ _ID_PREFIX = {
     "mcp_call": "mcp",
     "mcp_approval_request": "mcpr",
     "mcp_approval_response": "mcpa",
+    "custom_tool_call": "ctc",
+    "custom_tool_call_output": "ctco",
+    "additional_tools": "at",
+    "tool_search_call": "tsc",
+    "tool_search_output": "tso",
 }
+_CALLS = frozenset({"function_call", "custom_tool_call"})
+_OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
 
 FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
 
@@ -82,17 +89,18 @@ async def _resolve_references(
 
 
 def _check_calls(history: list[dict[str, Any]], items: list[dict[str, Any]]) -> None:
-    call_ids = {item["call_id"] for item in history if item.get("type") == "function_call"}
+    call_ids = {item["call_id"] for item in history if item.get("type") in _CALLS}
     approvals = {item["id"] for item in history if item.get("type") == "mcp_approval_request"}
     for position, item in enumerate(items):
         kind = item["type"]
-        if kind == "function_call":
+        if kind in _CALLS:
             call_ids.add(item["call_id"])
         elif kind == "mcp_approval_request":
             approvals.add(item["id"])
-        elif kind == "function_call_output" and item["call_id"] not in call_ids:
+        elif kind in _OUTPUTS and item["call_id"] not in call_ids:
+            what = kind.removesuffix("_output").replace("_", " ")
             raise InvalidRequest(
-                f"No tool call found for function call output with call_id {item['call_id']}.",
+                f"No tool call found for {what} output with call_id {item['call_id']}.",
                 param=f"input[{position}]",
             )
         elif kind == "mcp_approval_response" and item["approval_request_id"] not in approvals:

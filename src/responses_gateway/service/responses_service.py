@@ -36,6 +36,7 @@ from responses_gateway.schemas.request import CreateResponseRequest
 from responses_gateway.service.context import input_items
 from responses_gateway.service.history import EMPTY_HISTORY, History, HistoryCache
 from responses_gateway.service.refusals import refuse_unsupported_fields
+from responses_gateway.service.tool_shapes import DEFAULT_HOSTED_POLICY, HostedToolPolicy
 from responses_gateway.service.tools import approved_calls, build_catalog
 from responses_gateway.store.responses import ResponseStore
 
@@ -49,6 +50,9 @@ def owner_of(api_key: str | None) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()[:32]
 
 
+_CLIENT_TOOL_TYPES = frozenset({"function", "custom", "namespace"})
+
+
 def _discard(_event: Event) -> None:
     return None
 
@@ -60,7 +64,11 @@ def _may_defer_check(request: CreateResponseRequest) -> bool:
     return (
         request.store
         and not request.stream
-        and all(tool.type == "function" for tool in request.tools)
+        and all(tool.type in _CLIENT_TOOL_TYPES for tool in request.tools)
+        and (
+            isinstance(request.input, str)
+            or all(i.type != "additional_tools" for i in request.input)
+        )
     )
 
 
@@ -84,7 +92,9 @@ class ResponsesService:
         policy: EgressPolicy,
         default_approval: str,
         history_cache: HistoryCache,
+        hosted: HostedToolPolicy = DEFAULT_HOSTED_POLICY,
     ) -> None:
+        self._hosted = hosted
         self._store = store
         self._orchestrator = orchestrator
         self._policy = policy
@@ -109,8 +119,13 @@ class ResponsesService:
         items = await input_items(request, history.items, find_items)
         context = [*history.items, *items]
         catalog, echoed = await build_catalog(
-            request, context, self._policy, self._default_approval
+            request, context, items, self._policy, self._default_approval, self._hosted
         )
+        if unverified and catalog.bindings:  # MCP tools from earlier turns' tool items run first
+            assert request.previous_response_id is not None
+            if not await self._store.is_live(owner, request.previous_response_id):
+                self._refuse_previous(owner, request.previous_response_id)
+            unverified = False
         turn = Turn(request, history, items, catalog, approved_calls(catalog, context, items))
         state = ResponseState(id=new_id("resp"), echo=request_echo(request, echoed))
         return PreparedTurn(turn, state, history, unverified)

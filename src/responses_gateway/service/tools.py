@@ -1,7 +1,8 @@
-"""The request's ``tools`` → a ``ToolCatalog``: refusals, MCP bindings, listings reused from context.
+"""The request's tools → a ``ToolCatalog``: refusals, MCP bindings, listings reused from context.
 
-Everything here can fail with a 400 before the first event: hosted tools we cannot run, MCP URLs the
-egress policy refuses (the message never says what a name resolved to), bad headers.
+Everything here can fail with a 400 before the first event: hosted tools refused by policy, a
+``tool_choice`` naming what is not offered, MCP URLs the egress policy refuses (the message never
+says what a name resolved to), bad headers.
 """
 
 from __future__ import annotations
@@ -11,16 +12,22 @@ from urllib.parse import urlsplit
 
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.mcp import EgressPolicy, McpServer, McpUrlRefused, vet_server_url
-from responses_gateway.orchestrator.catalog import McpBinding, ToolCatalog
+from responses_gateway.orchestrator.catalog import WEB_SEARCH_TYPES, McpBinding, ToolCatalog
 from responses_gateway.orchestrator.mcp_steps import PlannedCall
 from responses_gateway.orchestrator.state import echo_tool
 from responses_gateway.schemas.request import (
     CreateResponseRequest,
     FunctionTool,
-    HostedTool,
     McpTool,
+    ToolChoiceCustom,
     ToolChoiceFunction,
     ToolChoiceOther,
+)
+from responses_gateway.service.tool_shapes import (
+    HostedToolPolicy,
+    RequestTools,
+    echo_shape,
+    request_tools,
 )
 
 # Headers a caller may not set: they belong to HTTP or to the MCP transport itself.
@@ -46,18 +53,18 @@ _RESERVED_HEADERS = frozenset(
 _MAX_HEADERS = 32
 
 
-def _label(tool: McpTool, index: int) -> str:
+def _label(tool: McpTool, where: str) -> str:
     if tool.server_label:
         return tool.server_label
     host = urlsplit(tool.server_url or "").hostname
     if not host:
-        raise InvalidRequest("MCP tools need a server_url.", param=f"tools[{index}].server_url")
+        raise InvalidRequest("MCP tools need a server_url.", param=f"{where}.server_url")
     return host
 
 
-def _headers(tool: McpTool, index: int) -> tuple[tuple[str, str], ...]:
+def _headers(tool: McpTool, where: str) -> tuple[tuple[str, str], ...]:
     headers = dict(tool.headers or {})
-    param = f"tools[{index}].headers"
+    param = f"{where}.headers"
     if len(headers) > _MAX_HEADERS:
         raise InvalidRequest(f"At most {_MAX_HEADERS} MCP headers are allowed.", param=param)
     for name, value in headers.items():
@@ -70,37 +77,40 @@ def _headers(tool: McpTool, index: int) -> tuple[tuple[str, str], ...]:
             raise InvalidRequest(
                 "Give the MCP token either as authorization or as an Authorization header, "
                 "not both.",
-                param=f"tools[{index}].authorization",
+                param=f"{where}.authorization",
             )
         headers["Authorization"] = f"Bearer {tool.authorization}"
     return tuple(sorted(headers.items()))
 
 
-def _refuse_unsupported(request: CreateResponseRequest) -> None:
-    for index, tool in enumerate(request.tools):
-        if isinstance(tool, HostedTool):
-            raise InvalidRequest(
-                f"Tools of type '{tool.type}' are not supported by this gateway: it runs function "
-                "tools (on the client) and MCP tools (type 'mcp' or 'sse').",
-                param=f"tools[{index}].type",
-                code="unsupported_tool_type",
-            )
-        if isinstance(tool, McpTool) and (tool.connector_id or tool.tunnel_id):
-            raise InvalidRequest(
-                "OpenAI connectors and tunnels are not available here; give a server_url.",
-                param=f"tools[{index}]",
-            )
+def _refuse_choice(request: CreateResponseRequest, found: RequestTools) -> None:
+    """A ``tool_choice`` must name a tool that is offered: forcing one that is not (or a
+    hosted tool that is omitted) would change what the request means."""
     choice = request.tool_choice
-    if isinstance(choice, ToolChoiceFunction):
-        names = {tool.name for tool in request.tools if isinstance(tool, FunctionTool)}
-        if choice.name not in names:
+    if (
+        choice == "required"
+        and found.omitted
+        and not (found.client or found.mcp or found.web_search)
+    ):
+        raise InvalidRequest(
+            "tool_choice 'required' needs a tool, and every tool given is a hosted tool this "
+            "gateway cannot run (they are omitted).",
+            param="tool_choice",
+        )
+    if isinstance(choice, ToolChoiceFunction | ToolChoiceCustom):
+        custom = choice.type == "custom"
+        if not any(t.is_custom == custom and t.name == choice.name for t in found.client):
+            kind = "custom tool" if custom else "function"
             raise InvalidRequest(
-                f"tool_choice names function '{choice.name}', which is not in tools.",
+                f"tool_choice names {kind} '{choice.name}', which is not in tools.",
                 param="tool_choice",
             )
     elif type(choice) is ToolChoiceOther:
+        if choice.type in WEB_SEARCH_TYPES and found.web_search:
+            return
+        why = " (it is omitted: this gateway cannot run it)" if choice.type in found.omitted else ""
         raise InvalidRequest(
-            f"tool_choice of type '{choice.type}' is not supported by this gateway.",
+            f"tool_choice of type '{choice.type}' is not supported by this gateway{why}.",
             param="tool_choice",
         )
 
@@ -108,47 +118,69 @@ def _refuse_unsupported(request: CreateResponseRequest) -> None:
 async def build_catalog(
     request: CreateResponseRequest,
     context: list[dict[str, Any]],
+    items: list[dict[str, Any]],
     policy: EgressPolicy,
     default_approval: str,
+    hosted: HostedToolPolicy,
 ) -> tuple[ToolCatalog, list[dict[str, Any]]]:
-    """The catalog and the tools as echoed (secrets redacted)."""
-    _refuse_unsupported(request)
-    functions: list[FunctionTool] = []
+    """The catalog and the tools as echoed (secrets redacted). ``items`` is this turn's input
+    (its ``additional_tools`` count as tools), ``context`` everything the turn continues."""
+    found = request_tools(request.tools, context[: len(context) - len(items)], items, hosted)
+    _refuse_choice(request, found)
     bindings: list[McpBinding] = []
-    echoed: list[dict[str, Any]] = []
+    labels: dict[int, str] = {}
     listings = {
         item["server_label"]: item["tools"]
         for item in context
         if item.get("type") == "mcp_list_tools" and not item.get("error")
     }
-    for index, tool in enumerate(request.tools):
-        if isinstance(tool, FunctionTool):
-            functions.append(tool)
-            echoed.append(echo_tool(tool, None))
-            continue
-        assert isinstance(tool, McpTool)
-        label = _label(tool, index)
-        if any(binding.label == label for binding in bindings):
-            raise InvalidRequest(
-                f"Two MCP tools share the server_label '{label}'.", param=f"tools[{index}]"
-            )
-        if not tool.server_url:
-            raise InvalidRequest("MCP tools need a server_url.", param=f"tools[{index}].server_url")
-        try:
-            await vet_server_url(tool.server_url, policy)
-        except McpUrlRefused as exc:
-            raise InvalidRequest(
-                str(exc), param=f"tools[{index}].server_url", code="mcp_url_refused"
-            ) from None
-        server = McpServer(
-            label=label,
-            url=tool.server_url,
-            transport="sse" if tool.type == "sse" else "auto",
-            headers=_headers(tool, index),
+    for param, tool in found.mcp:
+        binding = await _bind(tool, param, bindings, policy, default_approval)
+        binding.tools = listings.get(binding.label)
+        bindings.append(binding)
+        labels[id(tool)] = binding.label
+    echoed = [
+        echo_tool(tool, labels.get(id(tool)))
+        if isinstance(tool, FunctionTool | McpTool)
+        else echo_shape(tool)
+        for tool in request.tools
+    ]
+    catalog = ToolCatalog(
+        found.client, bindings, found.namespaces, found.web_search, found.web_domains
+    )
+    return catalog, echoed
+
+
+async def _bind(
+    tool: McpTool,
+    param: str,
+    bindings: list[McpBinding],
+    policy: EgressPolicy,
+    default_approval: str,
+) -> McpBinding:
+    if tool.connector_id or tool.tunnel_id:
+        raise InvalidRequest(
+            "OpenAI connectors and tunnels are not available here; give a server_url.",
+            param=param,
         )
-        bindings.append(McpBinding(label, server, tool, default_approval, listings.get(label)))
-        echoed.append(echo_tool(tool, label))
-    return ToolCatalog(functions, bindings), echoed
+    label = _label(tool, param)
+    if any(binding.label == label for binding in bindings):
+        raise InvalidRequest(f"Two MCP tools share the server_label '{label}'.", param=param)
+    if not tool.server_url:
+        raise InvalidRequest("MCP tools need a server_url.", param=f"{param}.server_url")
+    try:
+        await vet_server_url(tool.server_url, policy)
+    except McpUrlRefused as exc:
+        raise InvalidRequest(
+            str(exc), param=f"{param}.server_url", code="mcp_url_refused"
+        ) from None
+    server = McpServer(
+        label=label,
+        url=tool.server_url,
+        transport="sse" if tool.type == "sse" else "auto",
+        headers=_headers(tool, param),
+    )
+    return McpBinding(label, server, tool, default_approval)
 
 
 def approved_calls(

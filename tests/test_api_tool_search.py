@@ -1,0 +1,149 @@
+"""A ``tool_search`` the client runs (``execution: "client"``, as Codex sends it with model
+metadata that supports search): offered as a function, its call a ``tool_search_call``, the
+tools of the client's ``tool_search_output`` offered from then on; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+from openai.types.responses import ResponseToolSearchCall
+
+from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
+from tests.test_api_client_tool_shapes import assistant_calls
+from tests.test_api_mcp import check_stream_invariants, offered, run_stream
+
+MODEL = "scripted"
+SEARCH_PARAMETERS = {
+    "type": "object",
+    "properties": {"query": {"type": "string"}, "limit": {"type": "number"}},
+    "required": ["query"],
+    "additionalProperties": False,
+}
+TOOL_SEARCH = {
+    "type": "tool_search",
+    "execution": "client",
+    "description": "Searches over deferred tool metadata.",
+    "parameters": SEARCH_PARAMETERS,
+}
+EXEC = {"type": "function", "name": "exec_command", "parameters": {"type": "object"}}
+ADD = {"type": "function", "name": "add", "description": "Add two numbers.\nMore text."}
+FOUND = {"type": "namespace", "name": "mcp__calc", "description": "calc", "tools": [ADD]}
+SEARCH_CALL = ToolCall("tool_search", '{"query": "add", "limit": 8}', id="ts1")
+
+
+def searched(call_id: str = "ts1") -> list[dict[str, Any]]:
+    """The call and the client's answer, as Codex sends them back."""
+    return [
+        {
+            "type": "tool_search_call",
+            "call_id": call_id,
+            "arguments": {"query": "add"},
+            "execution": "client",
+            "status": "completed",
+        },
+        {
+            "type": "tool_search_output",
+            "call_id": call_id,
+            "execution": "client",
+            "status": "completed",
+            "tools": [FOUND],
+        },
+    ]
+
+
+def test_client_tool_search_is_offered_and_called(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    upstream.push(Reply(tool_calls=[SEARCH_CALL]))
+    response = client.responses.create(model=MODEL, input="add 2 and 3", tools=[EXEC, TOOL_SEARCH])  # type: ignore[list-item]
+    assert offered(upstream.last) == ["exec_command", "tool_search"]
+    offered_search = upstream.last["tools"][1]["function"]
+    assert offered_search["parameters"] == SEARCH_PARAMETERS
+    assert offered_search["description"] == TOOL_SEARCH["description"]
+    call = response.output[0]
+    assert isinstance(call, ResponseToolSearchCall)
+    assert (call.call_id, call.arguments, call.execution, call.status) == (
+        "ts1",
+        {"query": "add", "limit": 8},
+        "client",
+        "completed",
+    )
+
+
+def test_client_tool_search_streamed(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
+    upstream.push(Reply(tool_calls=[SEARCH_CALL]))
+    events, final = run_stream(client, input="add 2 and 3", tools=[EXEC, TOOL_SEARCH])
+    check_stream_invariants(events, final)
+    assert [e.type for e in events] == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert events[3].item.arguments == {"query": "add", "limit": 8}
+    assert final.output[0].type == "tool_search_call"
+
+
+def test_found_tools_are_offered_and_their_calls_mapped(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    upstream.push(Reply(tool_calls=[ToolCall("mcp__calc__add", '{"a": 2}', id="c1")]))
+    response = client.responses.create(
+        model=MODEL,
+        store=False,
+        tools=[EXEC, TOOL_SEARCH],  # type: ignore[list-item]
+        input=[{"role": "user", "content": "add 2 and 3"}, *searched()],  # type: ignore[list-item]
+    )
+    assert offered(upstream.last) == ["exec_command", "tool_search", "mcp__calc__add"]
+    assert assistant_calls(upstream.last) == [
+        {"name": "tool_search", "arguments": '{"query":"add"}'}
+    ]
+    assert upstream.last["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "ts1",
+        "content": "These tools are now available to call:\n- mcp__calc__add: Add two numbers.",
+    }
+    call = response.output[0]
+    assert (call.type, call.name, call.namespace) == ("function_call", "add", "mcp__calc")
+
+
+def test_found_tools_stay_offered_along_a_chain(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    first = client.responses.create(
+        model=MODEL,
+        tools=[TOOL_SEARCH],  # type: ignore[list-item]
+        input=[{"role": "user", "content": "add 2 and 3"}, *searched()],  # type: ignore[list-item]
+    )
+    assert offered(upstream.last) == ["tool_search", "mcp__calc__add"]
+    client.responses.create(
+        model=MODEL,
+        input="again",
+        previous_response_id=first.id,
+        tools=[TOOL_SEARCH],  # type: ignore[list-item]
+    )
+    assert offered(upstream.last) == ["tool_search", "mcp__calc__add"]
+    assert upstream.last["messages"][2]["content"].startswith("These tools are now available")
+
+
+def test_a_plain_function_named_tool_search_keeps_its_name(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    plain = {"type": "function", "name": "tool_search", "parameters": {"type": "object"}}
+    upstream.push(Reply(tool_calls=[ToolCall("tool_search_2", '{"query": "x"}', id="ts9")]))
+    response = client.responses.create(model=MODEL, input="x", tools=[TOOL_SEARCH, plain])  # type: ignore[list-item]
+    assert offered(upstream.last) == ["tool_search_2", "tool_search"]
+    assert response.output[0].type == "tool_search_call"
+    upstream.push(Reply(content="ok"))
+    client.responses.create(
+        model=MODEL,
+        store=False,
+        tools=[TOOL_SEARCH, plain],  # type: ignore[list-item]
+        input=[
+            *searched("ts9"),
+            {"type": "function_call", "call_id": "f1", "name": "tool_search", "arguments": "{}"},
+        ],  # type: ignore[list-item]
+    )
+    assert [c["name"] for c in assistant_calls(upstream.last)] == ["tool_search_2", "tool_search"]
