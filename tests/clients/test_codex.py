@@ -7,20 +7,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from tests.clients.codex import Codex
 from tests.clients.conftest import RecordedGateway
 from tests.clients.support import offered_names, offered_tool
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
-
-NEEDS_TOOLS = pytest.mark.xfail(
-    strict=True, reason="needs namespace tools and the hosted-tool omit policy from branch tools"
-)
-NEEDS_TOOLS_AND_REASONING = pytest.mark.xfail(
-    strict=True,
-    reason="needs namespace tools (branch tools) and reasoning summary (branch reasoning)",
-)
 
 
 def tool_results(request: dict[str, Any]) -> list[str]:
@@ -39,7 +29,6 @@ def user_texts(request: dict[str, Any]) -> str:
     return json.dumps([m["content"] for m in request["messages"] if m["role"] == "user"])
 
 
-@NEEDS_TOOLS
 def test_plain_turn(codex: Codex, gw: RecordedGateway, upstream: ScriptedUpstream) -> None:
     upstream.push(Reply(content="Hello from the gateway, Codex."))
     run = codex.exec("Say hello.")
@@ -54,7 +43,6 @@ def test_plain_turn(codex: Codex, gw: RecordedGateway, upstream: ScriptedUpstrea
     assert "Say hello." in user_texts(upstream.last)
 
 
-@NEEDS_TOOLS
 def test_shell_command_runs_and_the_turn_finishes(codex: Codex, upstream: ScriptedUpstream) -> None:
     command = "echo codex-ran > proof.txt && cat proof.txt"
 
@@ -72,7 +60,6 @@ def test_shell_command_runs_and_the_turn_finishes(codex: Codex, upstream: Script
     assert "codex-ran" in output
 
 
-@NEEDS_TOOLS
 def test_mcp_tool_called_through_codex(
     codex: Codex, gw: RecordedGateway, upstream: ScriptedUpstream
 ) -> None:
@@ -93,7 +80,6 @@ def test_mcp_tool_called_through_codex(
     assert [(c["namespace"], c["name"]) for c in calls] == [("mcp__docs", "add")]
 
 
-@NEEDS_TOOLS
 def test_exec_resume_last(codex: Codex, gw: RecordedGateway, upstream: ScriptedUpstream) -> None:
     upstream.push(Reply(content="Noted, Ada."))
     first = codex.exec("My name is Ada.")
@@ -109,7 +95,6 @@ def test_exec_resume_last(codex: Codex, gw: RecordedGateway, upstream: ScriptedU
     assert len(turns[1]["input"]) > len(turns[0]["input"])  # the whole history, resent
 
 
-@NEEDS_TOOLS_AND_REASONING
 def test_reasoning_shown(codex: Codex, upstream: ScriptedUpstream) -> None:
     upstream.push(Reply(reasoning="The user greets me, so I greet back.", content="Hello."))
     run = codex.exec("Hello?")

@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from tests.clients.codex import KNOWN_MODEL, MODEL, Codex, config_toml
 from tests.clients.conftest import RecordedGateway
 from tests.clients.support import offered_tool, single_string_argument
@@ -23,12 +21,6 @@ PATCH = """*** Begin Patch
 """
 
 
-NEEDS_TOOLS = pytest.mark.xfail(
-    strict=True, reason="needs additional_tools, namespace and custom tools from branch tools"
-)
-
-
-@NEEDS_TOOLS
 def test_known_model_tools_arrive_as_additional_tools(
     codex: Codex, gw: RecordedGateway, upstream: ScriptedUpstream, mcp_url: str
 ) -> None:
@@ -45,7 +37,6 @@ def test_known_model_tools_arrive_as_additional_tools(
     assert offered_tool(upstream.last, "spawn_agent")  # a tool from inside the item, offered
 
 
-@NEEDS_TOOLS
 def test_apply_patch_edits_a_file(
     codex: Codex, gw: RecordedGateway, upstream: ScriptedUpstream, mcp_url: str
 ) -> None:
