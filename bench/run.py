@@ -912,6 +912,9 @@ async def bench(
     say()
     for line in tool_mapping.report(200 if args.quick else 2000):
         say(line)
+    from websocket_loop import report as websocket_report  # after the memory figure: it adds
+
+    await websocket_report(gw_port, pid, loops=3 if args.quick else 20, turns=20)
 
 
 def main() -> int:

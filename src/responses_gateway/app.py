@@ -11,7 +11,7 @@ import anyio
 from fastapi import FastAPI
 
 from responses_gateway import __version__
-from responses_gateway.api import health, metrics, passthrough, responses
+from responses_gateway.api import health, metrics, passthrough, responses, websocket
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
 from responses_gateway.chat.reasoning import ReasoningReplay
@@ -31,6 +31,7 @@ from responses_gateway.service.tool_shapes import HostedToolPolicy
 from responses_gateway.store.database import open_database
 from responses_gateway.store.responses import ResponseStore
 from responses_gateway.store.retention import RetentionStore
+from responses_gateway.transport.connection import ConnectionLimits
 from responses_gateway.upstream import UpstreamClient
 from responses_gateway.web_search import web_searcher
 
@@ -67,7 +68,13 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
             history_cache=HistoryCache(settings.history_cache_mb * 1024 * 1024),
             hosted=HostedToolPolicy(settings.hosted_tools, bool(settings.web_search_url)),
         )
-        app.state.gateway = Gateway(service, upstream, tuple(settings.api_keys), sealer)
+        app.state.gateway = Gateway(
+            service,
+            upstream,
+            tuple(settings.api_keys),
+            sealer,
+            websocket=ConnectionLimits.from_settings(settings),
+        )
         # Measured: a full garbage collection walked the ~180,000 objects of the imported
         # libraries in ~100 ms, a stall every few thousand requests (the p99 at c=16). Frozen,
         # they are never walked again; collections see only what requests create.
@@ -101,6 +108,7 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
     app.state.lifecycle = life
     app.add_middleware(AccessLayer, lifecycle=life)
     app.include_router(responses.router)
+    app.include_router(websocket.router)
     app.include_router(passthrough.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

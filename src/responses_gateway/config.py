@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     sealing_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     sealing_key_file: str = "./gateway.key"
 
+    # WebSocket mode (GET /v1/responses upgraded): per-connection bounds.
+    ws_max_lanes: int = Field(default=8, ge=1)
+    ws_max_connection_seconds: float = Field(default=3600.0, gt=0)
+    ws_send_buffer_kb: int = Field(default=4096, ge=16)
+
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:

@@ -25,4 +25,5 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         log_config=None,  # uvicorn's own lines through our handler and GATEWAY_LOG_FORMAT
         access_log=False,  # the gateway writes its own request line (responses_gateway.access)
         timeout_graceful_shutdown=1,  # the drain (lifecycle.py) has already waited
+        ws="websockets-sansio",  # WebSocket mode; uvicorn's legacy "websockets" is deprecated
     )

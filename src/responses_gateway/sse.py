@@ -28,10 +28,15 @@ HEADERS = [
 ]
 
 
-def encode(event: Event, sequence_number: int) -> bytes:
+def event_json(event: Event, sequence_number: int) -> bytes:
+    """An event's JSON, as on its ``data:`` line (and, byte for byte, a WebSocket frame)."""
     event["sequence_number"] = sequence_number
+    return orjson.dumps(event)
+
+
+def encode(event: Event, sequence_number: int) -> bytes:
     kind: str = event["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + orjson.dumps(event) + b"\n\n"
+    return b"event: " + kind.encode() + b"\ndata: " + event_json(event, sequence_number) + b"\n\n"
 
 
 class SseEncoder:

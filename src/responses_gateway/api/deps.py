@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from responses_gateway.errors import Unauthorized
 from responses_gateway.sealing import Sealer
 from responses_gateway.service.responses_service import ResponsesService, owner_of
+from responses_gateway.transport.connection import ConnectionLimits
 from responses_gateway.upstream import UpstreamClient
 
 
@@ -21,15 +22,16 @@ class Gateway:
     upstream: UpstreamClient
     api_keys: tuple[str, ...]
     sealer: Sealer
+    websocket: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
-def gateway(request: Request) -> Gateway:
+def gateway(request: HTTPConnection) -> Gateway:
     found: Gateway = request.app.state.gateway
     return found
 
 
-def authenticate(request: Request) -> str:
-    """The owner id of the caller's key; ``""`` when auth is off."""
+def authenticate(request: HTTPConnection) -> str:
+    """The owner id of the caller's key; ``""`` when auth is off (HTTP and WebSocket handshakes)."""
     keys = gateway(request).api_keys
     if not keys:
         return ""

@@ -229,6 +229,7 @@ class CreateResponseRequest(_Model):
     truncation: Literal["auto", "disabled"] | None = None
     include: list[str] = Field(default_factory=list)
     background: bool | None = None
+    generate: bool | None = None  # WebSocket mode only (a warm-up); refused over HTTP
     conversation: Any = None
     prompt: Any = None
     context_management: Any = None

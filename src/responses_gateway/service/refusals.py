@@ -11,6 +11,8 @@ _UNSUPPORTED_INCLUDES = frozenset({"message.output_text.logprobs"})
 def refuse_unsupported_fields(request: CreateResponseRequest) -> None:
     if request.background:
         _refuse("background", "Background responses are not supported yet.")
+    if request.generate is False:
+        _refuse("generate", "generate=false (a warm-up) exists in WebSocket mode only.")
     if request.conversation is not None:
         _refuse("conversation", "Conversations are not supported yet; use previous_response_id.")
     if request.prompt is not None:

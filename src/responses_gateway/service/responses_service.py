@@ -20,7 +20,7 @@ from responses_gateway.errors import (
     StoreUnavailable,
     previous_response_not_found,
 )
-from responses_gateway.events import Event
+from responses_gateway.events import Event, lifecycle
 from responses_gateway.ids import new_id
 from responses_gateway.mcp import EgressPolicy
 from responses_gateway.observability.spans import finished, response_span, store_operation
@@ -55,6 +55,13 @@ _CLIENT_TOOL_TYPES = frozenset({"function", "custom", "namespace"})
 
 def _discard(_event: Event) -> None:
     return None
+
+
+def _warm_up(state: ResponseState, emit: EventSink) -> None:
+    """``generate: false``: the context is checked, loaded and (with ``store``) saved so that
+    a later turn can chain from it cheaply, but the model is not asked."""
+    emit(lifecycle("created", state.snapshot()))
+    state.finish("completed")
 
 
 def _may_defer_check(request: CreateResponseRequest) -> bool:
@@ -101,12 +108,18 @@ class ResponsesService:
         self._default_approval = default_approval
         self._histories = history_cache
 
-    async def prepare(self, request: CreateResponseRequest, owner: str) -> PreparedTurn:
+    async def prepare(
+        self, request: CreateResponseRequest, owner: str, *, parent: History | None = None
+    ) -> PreparedTurn:
         """Everything that can be refused with a 4xx, done before the first event (but for
-        the one check a non-streamed create may leave to its save: see ``_history``)."""
+        the one check a non-streamed create may leave to its save: see ``_history``).
+        ``parent``: the history of ``previous_response_id`` when the caller holds it (a
+        WebSocket connection's ``store: false`` responses), so nothing is read."""
         refuse_unsupported_fields(request)
         history, unverified = EMPTY_HISTORY, False
-        if request.previous_response_id is not None:
+        if parent is not None:
+            history = parent
+        elif request.previous_response_id is not None:
             history, unverified = await self._history(
                 owner,
                 request.previous_response_id,
@@ -172,13 +185,19 @@ class ResponsesService:
             finished(span, response)
         return response
 
-    async def produce(self, prepared: PreparedTurn, owner: str, emit: EventSink) -> None:
+    async def produce(
+        self, prepared: PreparedTurn, owner: str, emit: EventSink, *, generate: bool = True
+    ) -> None:
         """A streamed create. When the client goes away mid-run the task is cancelled: the
-        upstream call stops there, and what was finished is stored as ``cancelled``."""
+        upstream call stops there, and what was finished is stored as ``cancelled``.
+        ``generate=False`` (WebSocket warm-up): created and completed with no model call."""
         state = prepared.state
         with response_span(prepared.turn.request.model, state.id) as span:
             try:
-                await self._orchestrator.run(prepared.turn, state, emit)
+                if generate:
+                    await self._orchestrator.run(prepared.turn, state, emit)
+                else:
+                    _warm_up(state, emit)
             except Exception as exc:  # a bug must still end the stream with response.failed
                 log.exception("response %s failed unexpectedly", state.id)
                 fail(state, GatewayError(f"The server had an error ({type(exc).__name__})."))

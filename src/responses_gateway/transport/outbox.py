@@ -1,0 +1,63 @@
+"""The frames of one connection waiting for its reader, bounded in bytes.
+
+Producers (the orchestrators of the connection's running responses) emit synchronously and must
+never wait on a slow reader while they hold an upstream stream open, exactly as with SSE. So the
+bound is a policy, not a wait: a reader that lets more than the budget pile up (on top of what
+the kernel and uvicorn's transport buffer already hold) is cut off, its responses stopped and
+stored as ``cancelled`` as for a disconnect. A reader that keeps up never sees the bound.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Awaitable, Callable
+
+import anyio
+
+SendText = Callable[[str], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(self, budget_bytes: int, on_overflow: Callable[[], None]) -> None:
+        self._budget = budget_bytes
+        self._on_overflow = on_overflow
+        self._frames: collections.deque[bytes] = collections.deque()
+        self._queued = 0
+        self._ready = anyio.Event()
+        self._closed = False
+        self.overflowed = False
+        self.close_code, self.close_reason = 1000, ""
+
+    def put(self, frame: bytes) -> None:
+        if self._closed:
+            return
+        self._frames.append(frame)
+        self._queued += len(frame)
+        if self._queued > self._budget:
+            self.overflowed = self._closed = True
+            self.close_code, self.close_reason = 1008, "the client read too slowly"
+            self._frames.clear()
+            self._on_overflow()
+        self._ready.set()
+
+    def close(self) -> None:
+        """No more frames: ``pump`` returns once the queued ones are sent."""
+        self._closed = True
+        self._ready.set()
+
+    def close_with(self, code: int, reason: str) -> None:
+        """The close frame to send once the queued frames are out (unless it overflowed)."""
+        if not self.overflowed:
+            self.close_code, self.close_reason = code, reason
+
+    async def pump(self, send: SendText) -> None:
+        """Send frames in order, each as one text message, until closed and drained."""
+        while True:
+            while self._frames:
+                frame = self._frames.popleft()
+                await send(frame.decode())
+                self._queued -= len(frame)
+            if self._closed:
+                return
+            self._ready = anyio.Event()
+            await self._ready.wait()
