@@ -30,6 +30,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import stream_parsing
 import tool_mapping
 from httpclient import Connection, Result
 
@@ -915,6 +916,10 @@ async def bench(
     from websocket_loop import report as websocket_report  # after the memory figure: it adds
 
     await websocket_report(gw_port, pid, loops=3 if args.quick else 20, turns=20)
+    say()
+    say("Upstream parsing, in process (bench/stream_parsing.py):")
+    for line in stream_parsing.figures():
+        say(f"  {line}")
 
 
 def main() -> int:
@@ -935,7 +940,13 @@ def main() -> int:
         help="record py-spy stacks of the gateway per phase into DIR "
         "(then: python bench/hotspots.py DIR/stored-c16.txt)",
     )
+    parser.add_argument("--limits", action="store_true", help="only bench/limits.py's figures")
     args = parser.parse_args()
+    if args.limits:
+        import limits
+
+        limits.main()
+        return 0
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
     profile = QUICK if args.quick else FULL

@@ -18,6 +18,7 @@ import pytest
 
 from responses_gateway.app import create_app
 from responses_gateway.config import Settings
+from responses_gateway.http_server import uvicorn_options
 from responses_gateway.store.migrations import migrate
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import ScriptedUpstream, running_upstream
@@ -135,8 +136,15 @@ def gateway_settings(database_url: str, upstream_url: str, **overrides: Any) -> 
 
 @pytest.fixture(scope="session")
 def gateway(database_url: str, upstream_server: ScriptedUpstream) -> Iterator[Gateway]:
-    settings = gateway_settings(database_url, upstream_server.base_url)
-    with serve_in_thread(create_app(settings)) as url:
+    with custom_gateway(database_url, upstream_server.base_url) as running:
+        yield running
+
+
+@contextlib.contextmanager
+def custom_gateway(database_url: str, upstream_url: str, **overrides: Any) -> Iterator[Gateway]:
+    """A gateway of its own, with ``overrides`` on the test settings (limits, timeouts)."""
+    settings = gateway_settings(database_url, upstream_url, **overrides)
+    with serve_in_thread(create_app(settings), **uvicorn_options(settings, in_process=True)) as url:
         yield Gateway(url, settings)
 
 

@@ -311,7 +311,8 @@ def test_parameters_reach_the_upstream(client: openai.OpenAI, upstream: Scripted
         "type": "json_schema",
         "json_schema": {"name": "thing", "schema": schema, "strict": True},
     }
-    assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    assert sent["tool_choice"] == "required"  # a named function: only it, required
+    assert [tool["function"]["name"] for tool in sent["tools"]] == ["get_weather"]
     assert sent["parallel_tool_calls"] is False
     assert "some_future_field" not in sent
     assert response.metadata == {"team": "core"}
@@ -324,6 +325,7 @@ def test_parameters_reach_the_upstream(client: openai.OpenAI, upstream: Scripted
     [
         ("none", "none", ["get_weather", "get_time"]),
         ("required", "required", ["get_weather", "get_time"]),
+        ({"type": "function", "name": "get_time"}, "required", ["get_time"]),
         (
             {
                 "type": "allowed_tools",
@@ -360,7 +362,7 @@ def test_json_object_format(client: openai.OpenAI, upstream: ScriptedUpstream) -
         ({"input": "no model"}, "model"),
         ({"model": "m", "input": "x", "temperature": 3}, "temperature"),
         ({"model": "m", "input": [{"role": "robot", "content": "x"}]}, "input[0].role"),
-        ({"model": "m", "input": [{"type": "nonsense"}]}, "input[0]"),
+        ({"model": "m", "input": [{"type": "nonsense"}]}, "input[0].type"),
         ({"model": "m", "input": "x", "metadata": {str(i): "v" for i in range(17)}}, "metadata"),
         ({"model": "m", "input": "x", "metadata": {"k": "v" * 513}}, "metadata"),
         ({"model": "m", "input": "x", "tools": [{"type": "teleport"}]}, "tools[0].type"),

@@ -877,7 +877,10 @@ def test_tool_choice_mcp(
         tool_choice={"type": "mcp", "server_label": "calc", "name": "add"},
     )
     assert types_of(response) == ["mcp_list_tools", "mcp_call", "message"]
-    assert upstream.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "add"}}
+    first = upstream.requests[0]
+    assert first["tool_choice"] == "required"
+    assert [tool["function"]["name"] for tool in first["tools"]] == ["add"]
+    assert len(upstream.requests[1]["tools"]) > 1  # the whole list again
     assert upstream.requests[1].get("tool_choice") in (None, "auto")  # forced once only
     with pytest.raises(openai.BadRequestError):
         client.responses.create(

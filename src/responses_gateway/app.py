@@ -14,6 +14,8 @@ from responses_gateway import __version__
 from responses_gateway.api import health, metrics, passthrough, responses, websocket
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
+from responses_gateway.api.limits import Limits, RequestBodies
+from responses_gateway.api.openapi import install_openapi
 from responses_gateway.chat.reasoning import ReasoningReplay
 from responses_gateway.chat.shaping import ChatStyle
 from responses_gateway.config import Settings
@@ -105,8 +107,11 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
         redoc_url=None,
     )
     install_error_handlers(app)
+    app.state.limits = Limits.from_settings(settings)
+    app.add_middleware(RequestBodies, limits=app.state.limits)
+    install_openapi(app)
     app.state.lifecycle = life
-    app.add_middleware(AccessLayer, lifecycle=life)
+    app.add_middleware(AccessLayer, lifecycle=life)  # outermost: it sees refusals too
     app.include_router(responses.router)
     app.include_router(websocket.router)
     app.include_router(passthrough.router)

@@ -26,6 +26,12 @@ class Settings(BaseSettings):
     # LLM calls are slow: a read timeout of httpx's default 5 s would cut real generations off.
     upstream_timeout: float = 600.0
     upstream_max_connections: int = 256
+    upstream_connect_timeout: float = Field(default=10.0, gt=0)
+    # Waiting for a free pooled connection (all GATEWAY_UPSTREAM_MAX_CONNECTIONS busy): then 503.
+    upstream_pool_timeout: float = Field(default=30.0, gt=0)
+    # One upstream call from start to last byte, whatever the reads (a per-read timeout alone
+    # lets a server that trickles bytes hold a request forever).
+    upstream_total_timeout: float = Field(default=1800.0, gt=0)
     # OpenAI's reasoning models want max_completion_tokens; vLLM, llama.cpp and Ollama know max_tokens.
     upstream_max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     # Past reasoning goes back on assistant messages: llama.cpp reads reasoning_content, vLLM
@@ -48,6 +54,13 @@ class Settings(BaseSettings):
     retention_interval: float = Field(default=3600.0, gt=0)
     # Traces carry message content only when asked (prompts and answers are user data).
     otel_capture_content: bool = False
+
+    # Hostile-input limits (api/limits.py, http_server.py; the README's "Limits" table).
+    max_request_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    max_input_items: int = Field(default=10_000, ge=1)
+    body_timeout: float = Field(default=60.0, gt=0)
+    header_timeout: float = Field(default=10.0, gt=0)
+    keep_alive_timeout: float = Field(default=5.0, gt=0)
 
     mcp_default_approval: Literal["always", "never"] = "never"
     max_tool_rounds: int = Field(default=16, ge=1)

@@ -5,6 +5,9 @@
   * Unauthorized (401)
   * NotFound (404)
   * UpstreamError (status of the upstream, or 502): the chat-completions backend failed
+    (``upstream_errors`` maps each backend's error dialect onto it)
+    * UpstreamBusy (503, Retry-After): no upstream connection within the pool timeout
+  * StoreUnavailable (503, Retry-After): the database did not answer
   * McpDependencyFailed (424): an MCP server could not be listed (OpenAI answers 424 too)
 """
 
@@ -18,6 +21,8 @@ class GatewayError(Exception):
 
     status_code: ClassVar[int] = 500
     type: ClassVar[str] = "server_error"
+    # Sent with the error: a class's own (``Retry-After``) or an upstream's (its rate limits).
+    headers: dict[str, str] = {}
 
     def __init__(
         self,
@@ -26,11 +31,14 @@ class GatewayError(Exception):
         code: str | None = None,
         param: str | None = None,
         status_code: int | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
         self.param = param
+        if headers:
+            self.headers = headers
         if status_code is not None:
             self.status_code = status_code  # type: ignore[misc]
 
@@ -64,10 +72,21 @@ class UpstreamError(GatewayError):
         return error_envelope(self.message, kind, self.param, self.code)
 
 
+class UpstreamBusy(UpstreamError):
+    """No upstream connection could be had in time: the caller may retry shortly."""
+
+    status_code = 503
+    headers = {"retry-after": "1"}
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="upstream_unavailable")
+
+
 class StoreUnavailable(GatewayError):
     """The database did not answer (down, restarting, out of connections): worth a retry."""
 
     status_code = 503
+    headers = {"retry-after": "1"}
 
     def __init__(self) -> None:
         super().__init__("The response store is unavailable; try again.", code="store_unavailable")

@@ -8,6 +8,7 @@ import tempfile
 import uvicorn
 
 from responses_gateway.config import Settings
+from responses_gateway.http_server import uvicorn_options
 
 
 def serve(settings: Settings, host: str, port: int, workers: int) -> None:
@@ -26,4 +27,5 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         access_log=False,  # the gateway writes its own request line (responses_gateway.access)
         timeout_graceful_shutdown=1,  # the drain (lifecycle.py) has already waited
         ws="websockets-sansio",  # WebSocket mode; uvicorn's legacy "websockets" is deprecated
+        **uvicorn_options(settings),
     )

@@ -4,7 +4,8 @@ aiohttp rather than httpx: its C parser makes a bridged call cost ~0.3 ms of CPU
 ~0.8 ms (measured against the benchmark's upstream), the largest single cost of a request.
 
 Errors are converted here, at the boundary: transport failures and upstream 5xx become a 502, an
-upstream 4xx keeps its status; both carry the upstream's own message but never our upstream key.
+upstream 4xx keeps its status; both carry the upstream's own message but never our upstream key
+(``upstream_errors`` reads each backend's error dialect).
 """
 
 from __future__ import annotations
@@ -15,11 +16,16 @@ from typing import Any
 
 import aiohttp
 import orjson
+from aiohttp.http_exceptions import LineTooLong
 
 from responses_gateway.config import Settings
-from responses_gateway.errors import UpstreamError
+from responses_gateway.errors import UpstreamBusy, UpstreamError
+from responses_gateway.upstream_errors import error_from_body, passed_headers, status_error
 
 _JSON = {"content-type": "application/json"}
+# The longest SSE line accepted from the upstream (aiohttp allows twice its read buffer). A
+# longer one fails the response as an upstream error that says so.
+MAX_UPSTREAM_LINE_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -43,11 +49,18 @@ class UpstreamClient:
         self._session = aiohttp.ClientSession(
             headers=headers,
             connector=aiohttp.TCPConnector(limit=settings.upstream_max_connections),
+            # connect: getting a connection, the wait for a free pooled one included;
+            # sock_connect: opening a new one; total: the whole call, body included.
             timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=10.0, sock_read=settings.upstream_timeout
+                total=settings.upstream_total_timeout,
+                connect=settings.upstream_pool_timeout,
+                sock_connect=settings.upstream_connect_timeout,
+                sock_read=settings.upstream_timeout,
             ),
+            read_bufsize=MAX_UPSTREAM_LINE_BYTES // 2,
             trust_env=False,
         )
+        self._pool_timeout = settings.upstream_pool_timeout
 
     async def aclose(self) -> None:
         await self._session.close()
@@ -59,40 +72,49 @@ class UpstreamClient:
                 self._base + "chat/completions", data=orjson.dumps(payload), headers=_JSON
             ) as response:
                 body = await response.read()
-                status = response.status
+                if response.status >= 400:
+                    raise status_error(response.status, body, response.headers)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _unreachable(exc) from None
-        if status >= 400:
-            raise _status_error(status, body)
-        try:
-            parsed: dict[str, Any] = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("The upstream answered with a body that is not JSON.") from None
+            raise self._unreachable(exc) from None
+        parsed = _json_object(body, "a body")
+        if parsed.get("error") and not parsed.get("choices"):
+            raise error_from_body(None, parsed)  # an error said with a 200
         return parsed
 
     async def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Chunks of a streamed completion, parsed from ``data:`` lines until ``[DONE]``."""
+        """Chunks of a streamed completion, parsed from ``data:`` lines until ``[DONE]``.
+
+        A stream must end with ``[DONE]`` or after a chunk with a ``finish_reason``: a close
+        before either, a broken connection or a read timeout mid-stream is an error (the answer
+        is cut), said as such, not as "could not be reached"."""
+        progress = StreamProgress()
         try:
             async with self._session.post(
                 self._base + "chat/completions", data=orjson.dumps(payload), headers=_JSON
             ) as response:
                 if response.status >= 400:
-                    raise _status_error(response.status, await response.read())
+                    raise status_error(response.status, await response.read(), response.headers)
+                progress.started = True
                 async for line in response.content:
-                    if not line.startswith(b"data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == b"[DONE]":
-                        break
-                    if data:
-                        chunk = orjson.loads(data)
-                        if isinstance(chunk, dict) and chunk.get("error"):
-                            raise _error_from_body(502, chunk)
+                    chunk = progress.parse(line)
+                    if chunk is not None:
                         yield chunk
+                    elif progress.done:
+                        return
+        except LineTooLong:
+            raise UpstreamError(
+                f"The upstream sent a stream line over {MAX_UPSTREAM_LINE_BYTES} bytes.",
+                code="upstream_line_too_long",
+            ) from None
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _unreachable(exc) from None
-        except orjson.JSONDecodeError:
-            raise UpstreamError("The upstream sent a stream chunk that is not JSON.") from None
+            if progress.finished:
+                return  # the answer was whole; only the usage chunk or [DONE] went missing
+            raise (_broken(exc) if progress.started else self._unreachable(exc)) from None
+        if not progress.finished:
+            raise UpstreamError(
+                "The upstream model server closed the stream before finishing its answer "
+                "(no finish_reason and no [DONE])."
+            )
 
     async def relay(self, method: str, path: str, body: bytes | None = None) -> Relayed:
         """Pass a request through unchanged (``/v1/models``, ``/v1/chat/completions``)."""
@@ -101,9 +123,67 @@ class UpstreamClient:
                 method, self._base + path, data=body, headers=_JSON if body else None
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _unreachable(exc) from None
-        keep = {k: v for k, v in response.headers.items() if k.lower() == "content-type"}
+            raise self._unreachable(exc) from None
+        keep = passed_headers(response.headers)
+        if "content-type" in response.headers:
+            keep["content-type"] = response.headers["content-type"]
         return Relayed(response.status, keep, _body_then_release(response))
+
+    def _unreachable(self, exc: BaseException) -> UpstreamError:
+        """No connection in time (pool full or server not answering) is a 503 worth retrying;
+        a call that ran out of time is a 504; anything else a 502."""
+        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+            return UpstreamBusy(
+                "The upstream model server did not take the request within "
+                f"{self._pool_timeout:g} s (every pooled connection busy, or it is not "
+                "accepting connections); try again."
+            )
+        if isinstance(exc, TimeoutError):
+            return UpstreamError(
+                f"The upstream model server timed out ({type(exc).__name__}).",
+                code="upstream_timeout",
+                status_code=504,
+            )
+        return UpstreamError(
+            f"The upstream model server could not be reached ({type(exc).__name__})."
+        )
+
+
+class StreamProgress:
+    """Where a stream is: answering yet, finished (a ``finish_reason`` seen), ``[DONE]``."""
+
+    __slots__ = ("done", "finished", "started")
+
+    def __init__(self) -> None:
+        self.started = self.finished = self.done = False
+
+    def parse(self, line: bytes) -> dict[str, Any] | None:
+        """The chunk on one SSE line, or None (a comment, a blank line, ``[DONE]``)."""
+        if not line.startswith(b"data:"):
+            return None
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            self.done = self.finished = True
+            return None
+        if not data:
+            return None
+        chunk = _json_object(data, "a stream chunk")
+        if chunk.get("error"):
+            raise error_from_body(None, chunk)
+        choices = chunk.get("choices")
+        if not self.finished and isinstance(choices, list) and choices:
+            self.finished = isinstance(choices[0], dict) and bool(choices[0].get("finish_reason"))
+        return chunk
+
+
+def _json_object(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        raise UpstreamError(f"The upstream sent {what} that is not JSON.") from None
+    if not isinstance(parsed, dict):
+        raise UpstreamError(f"The upstream sent {what} that is not a JSON object.")
+    return parsed
 
 
 async def _body_then_release(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
@@ -114,33 +194,15 @@ async def _body_then_release(response: aiohttp.ClientResponse) -> AsyncIterator[
         response.release()
 
 
-def _unreachable(exc: BaseException) -> UpstreamError:
-    kind = "timed out" if isinstance(exc, TimeoutError) else "could not be reached"
-    return UpstreamError(f"The upstream model server {kind} ({type(exc).__name__}).")
-
-
-def _status_error(status: int, body: bytes) -> UpstreamError:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict):
-        return _error_from_body(status, parsed)
-    text = body.decode("utf-8", "replace").strip()[:500] or "no body"
-    return _with_status(status, f"Upstream error {status}: {text}", None)
-
-
-def _error_from_body(status: int, body: dict[str, Any]) -> UpstreamError:
-    error = body.get("error", body)
-    if isinstance(error, dict):
-        message = str(error.get("message") or error.get("detail") or error)
-        code = error.get("code")
-    else:
-        message, code = str(error), None
-    return _with_status(status, message, str(code) if code is not None else None)
-
-
-def _with_status(status: int, message: str, code: str | None) -> UpstreamError:
-    # A 4xx is the caller's problem (bad model name, context too long): keep its status.
-    # A 5xx is ours to report as a bad gateway.
-    return UpstreamError(message, code=code, status_code=status if 400 <= status < 500 else 502)
+def _broken(exc: BaseException) -> UpstreamError:
+    if isinstance(exc, TimeoutError):
+        return UpstreamError(
+            "The upstream model server stopped sending mid-stream and timed out "
+            f"({type(exc).__name__}); the answer is cut.",
+            code="upstream_timeout",
+            status_code=504,
+        )
+    return UpstreamError(
+        "The connection to the upstream model server broke mid-stream "
+        f"({type(exc).__name__}); the answer is cut."
+    )

@@ -7,8 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.clients.conftest import RecordedGateway
 from tests.clients.support import (
     SCRIPTS,
@@ -19,10 +17,6 @@ from tests.clients.support import (
 )
 from tests.support.upstream import Reply, ScriptedUpstream
 
-NEEDS_NULLS = pytest.mark.xfail(
-    strict=True, reason="needs explicit null = default from branch hardening"
-)
-
 
 def run_llamaindex(cache: Path, gw: RecordedGateway, scenario: str) -> dict[str, Any]:
     python = str(cache / "llamaindex" / "bin" / "python")
@@ -30,7 +24,6 @@ def run_llamaindex(cache: Path, gw: RecordedGateway, scenario: str) -> dict[str,
     return run_client([python, script, gw.base_url, scenario])
 
 
-@NEEDS_NULLS
 def test_chat(clients_cache: Path, gw: RecordedGateway, upstream: ScriptedUpstream) -> None:
     upstream.push(Reply(content="Hello from the gateway."))
     assert run_llamaindex(clients_cache, gw, "chat") == {"text": "Hello from the gateway."}
@@ -38,7 +31,6 @@ def test_chat(clients_cache: Path, gw: RecordedGateway, upstream: ScriptedUpstre
     assert None in sent.values()  # what LlamaIndex really sends: explicit nulls
 
 
-@NEEDS_NULLS
 def test_stream(clients_cache: Path, gw: RecordedGateway, upstream: ScriptedUpstream) -> None:
     upstream.push(Reply(content="Streaming through the gateway.", chunk_size=5))
     result = run_llamaindex(clients_cache, gw, "stream")
@@ -48,7 +40,6 @@ def test_stream(clients_cache: Path, gw: RecordedGateway, upstream: ScriptedUpst
     assert sent["stream"] is True
 
 
-@NEEDS_NULLS
 def test_tool_round_trip(
     clients_cache: Path, gw: RecordedGateway, upstream: ScriptedUpstream
 ) -> None:

@@ -37,6 +37,15 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between streamed chunks
     chunk_size: int = 4  # characters per streamed content chunk
     usage_names: str = "chat"  # "chat": prompt_tokens…; "responses": input_tokens…
+    # Quirks of real servers (see tests/support/quirks.py):
+    headers: dict[str, str] = field(default_factory=dict)  # sent with the answer (a 429's)
+    reports_usage: bool = True  # False: no usage at all (llama-cpp-python's streams)
+    has_choices: bool = True  # False: a 200 without choices
+    sends_finish: bool = True  # False: no chunk carries a finish_reason
+    sends_done: bool = True  # False: the stream closes without data: [DONE]
+    cut_after: int | None = None  # the stream breaks after this many chunks…
+    cut_error: dict[str, Any] | None = None  # …with this error chunk (llama-server), else the
+    # connection is dropped
 
     def finish(self) -> str:
         if self.finish_reason:
@@ -126,11 +135,11 @@ class ScriptedUpstream:
                 return  # the gateway hung up while we "thought"
             if reply.status >= 400:
                 error = reply.error or {"error": {"message": "scripted failure"}}
-                await _send_json(send, reply.status, error)
+                await _send_json(send, reply.status, error, reply.headers)
             elif request.get("stream"):
                 await self._stream(reply, request, send)
             else:
-                await _send_json(send, 200, _completion(reply, request))
+                await _send_json(send, 200, _completion(reply, request), reply.headers)
         finally:
             watcher.cancel()
 
@@ -144,26 +153,49 @@ class ScriptedUpstream:
             {
                 "type": "http.response.start",
                 "status": 200,
-                "headers": [(b"content-type", b"text/event-stream")],
+                "headers": _headers("text/event-stream", reply.headers),
             }
         )
-        for chunk in _chunks(reply, request):
+        for sent, chunk in enumerate(_chunks(reply, request)):
             if self.cancelled.is_set():
                 return  # the gateway hung up: stop generating, as a real server does
+            if sent == reply.cut_after:
+                await _cut(reply, send)
+                return
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
             data = b"data: " + orjson.dumps(chunk) + b"\n\n"
             await send({"type": "http.response.body", "body": data, "more_body": True})
-        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+        end = b"data: [DONE]\n\n" if reply.sends_done else b""
+        await send({"type": "http.response.body", "body": end, "more_body": False})
 
 
-async def _send_json(send: Send, status: int, body: Any) -> None:
+class ScriptedCut(Exception):
+    """Raised inside the app: uvicorn drops the connection mid-body, as a crashed server does."""
+
+
+async def _cut(reply: Reply, send: Send) -> None:
+    if reply.cut_error is None:
+        raise ScriptedCut("the scripted upstream breaks the stream here")
+    data = b"data: " + orjson.dumps(reply.cut_error) + b"\n\n"
+    await send({"type": "http.response.body", "body": data, "more_body": False})
+
+
+def _headers(content_type: str, extra: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", content_type.encode())] + [
+        (name.encode(), value.encode()) for name, value in extra.items()
+    ]
+
+
+async def _send_json(
+    send: Send, status: int, body: Any, headers: dict[str, str] | None = None
+) -> None:
     data = orjson.dumps(body)
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json")],
+            "headers": _headers("application/json", headers or {}),
         }
     )
     await send({"type": "http.response.body", "body": data})
@@ -186,13 +218,17 @@ def _completion(reply: Reply, request: dict[str, Any]) -> dict[str, Any]:
         message["reasoning_content"] = reply.reasoning
     if reply.tool_calls:
         message["tool_calls"] = _tool_calls(reply)
-    return {
+    completion: dict[str, Any] = {
         "id": "chatcmpl-scripted",
         "object": "chat.completion",
         "model": request.get("model"),
-        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish()}],
-        "usage": reply.usage_body(),
+        "choices": [{"index": 0, "message": message, "finish_reason": reply.finish()}]
+        if reply.has_choices
+        else [],
     }
+    if reply.reports_usage:
+        completion["usage"] = reply.usage_body()
+    return completion
 
 
 def _pieces(text: str, size: int) -> list[str]:
@@ -208,6 +244,9 @@ def _chunks(reply: Reply, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
         }
 
+    if not reply.has_choices:
+        yield {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "choices": []}
+        return
     yield chunk({"role": "assistant", "content": ""})
     for piece in _pieces(reply.reasoning or "", reply.chunk_size) if reply.reasoning else ():
         yield chunk({"reasoning_content": piece})
@@ -232,8 +271,8 @@ def _chunks(reply: Reply, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
             }
         )
         yield chunk({"tool_calls": [{"index": index, "function": {"arguments": arguments[half:]}}]})
-    yield chunk({}, reply.finish())
-    if (request.get("stream_options") or {}).get("include_usage"):
+    yield chunk({}, reply.finish() if reply.sends_finish else None)
+    if reply.reports_usage and (request.get("stream_options") or {}).get("include_usage"):
         yield {
             "id": "chatcmpl-scripted",
             "object": "chat.completion.chunk",

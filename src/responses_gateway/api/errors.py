@@ -17,7 +17,7 @@ log = logging.getLogger("responses_gateway")
 
 async def _gateway_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    return JSONBody(exc.envelope(), status_code=exc.status_code)
+    return JSONBody(exc.envelope(), status_code=exc.status_code, headers=exc.headers or None)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
@@ -40,7 +40,13 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", exc_info=exc)
-    return JSONBody(error_envelope("The server had an error.", "server_error"), status_code=500)
+    # uvicorn closes the connection after an unhandled error: say so, or a keep-alive client
+    # sends its next request into a closed socket.
+    return JSONBody(
+        error_envelope("The server had an error.", "server_error"),
+        status_code=500,
+        headers={"connection": "close"},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -76,7 +76,9 @@ class _Builder:
 
     def flush(self) -> None:
         if self._text or self._calls:
-            message: ChatMessage = {"role": "assistant", "content": "".join(self._text) or None}
+            # "" rather than null beside tool_calls: llama-cpp-python refuses null, and
+            # llama-server, vLLM, Ollama and OpenAI all take "".
+            message: ChatMessage = {"role": "assistant", "content": "".join(self._text)}
             if self._calls:
                 message["tool_calls"] = self._calls
             if self._reasoning:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import orjson
 
+from responses_gateway.errors import UpstreamError
+
 THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 
@@ -100,6 +102,7 @@ class ReplyParser:
 
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
+    answered: bool = False  # a choice arrived: a 200 without any is no answer (see ``finish``)
     _think: ThinkSplitter = field(default_factory=ThinkSplitter)
 
     def feed_chunk(self, chunk: dict[str, Any]) -> list[Delta]:
@@ -108,6 +111,7 @@ class ReplyParser:
         choices = chunk.get("choices") or ()
         if not choices:
             return []
+        self.answered = True
         choice = choices[0]
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
@@ -119,6 +123,8 @@ class ReplyParser:
         return self.feed_chunk(completion) + self.finish()
 
     def finish(self) -> list[Delta]:
+        if not self.answered:
+            raise UpstreamError("The upstream model server answered without any choices.")
         return list(self._think.finish())
 
     def _feed_delta(self, delta: dict[str, Any]) -> list[Delta]:
@@ -148,9 +154,11 @@ class ReplyParser:
         return out
 
 
-def usage_from_chat(usage: dict[str, Any] | None) -> dict[str, int]:
-    """Map chat (``prompt_tokens``…) or Responses-style (``input_tokens``…) usage to OpenAI's names."""
-    usage = usage or {}
+def usage_from_chat(usage: dict[str, Any] | None) -> dict[str, int] | None:
+    """Map chat (``prompt_tokens``…) or Responses-style (``input_tokens``…) usage to OpenAI's
+    names; None when the backend reported none (llama-cpp-python's streams): unknown, not zero."""
+    if usage is None:
+        return None
     input_tokens = int(usage.get("prompt_tokens", usage.get("input_tokens")) or 0)
     output_tokens = int(usage.get("completion_tokens", usage.get("output_tokens")) or 0)
     input_details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details") or {}

@@ -54,9 +54,11 @@ EXTRA_BLOCKED: tuple[IPNetwork, ...] = tuple(
         "198.18.0.0/15",
         "224.0.0.0/4",
         "240.0.0.0/4",
-        "::/128",
-        "::1/128",
+        "::/96",  # unspecified, loopback and IPv4-compatible (::127.0.0.1, ::a9fe:a9fe)
+        "::ffff:0:0:0/96",  # IPv4-translated (::ffff:0:127.0.0.1)
         "64:ff9b::/96",  # NAT64 embeds an IPv4 address
+        "64:ff9b:1::/48",  # local-use NAT64
+        "100::/64",  # discard-only
         "2001::/32",  # Teredo embeds an IPv4 address
         "2002::/16",  # 6to4 embeds an IPv4 address
         "fc00::/7",  # unique local; includes AWS IMDS fd00:ec2::254

@@ -221,6 +221,12 @@ def _mcp_tool(name: str, tool: dict[str, Any], binding: McpBinding) -> dict[str,
     return {"type": "function", "function": function}
 
 
+def _forced(tools: list[dict[str, Any]], name: str) -> tuple[str, list[dict[str, Any]]]:
+    """One named tool, as every backend honours it: ``required`` with only that tool offered
+    (llama-server refuses the object form, "type must be string", and others ignore it)."""
+    return "required", [t for t in tools if t["function"]["name"] == name]
+
+
 def chat_tool_choice(
     catalog: ToolCatalog, choice: Any
 ) -> tuple[str | dict[str, Any], list[dict[str, Any]]]:
@@ -230,9 +236,9 @@ def chat_tool_choice(
         return choice, tools
     if isinstance(choice, ToolChoiceFunction | ToolChoiceCustom):
         found = catalog.client_names(choice.type, choice.name)
-        return {"type": "function", "function": {"name": found[0] if found else choice.name}}, tools
+        return _forced(tools, found[0] if found else choice.name)
     if choice.type in WEB_SEARCH_TYPES and catalog.web_search_name:
-        return {"type": "function", "function": {"name": catalog.web_search_name}}, tools
+        return _forced(tools, catalog.web_search_name)
     if isinstance(choice, ToolChoiceMcp):
         binding = catalog.binding(choice.server_label)
         if binding is None:
@@ -247,7 +253,7 @@ def chat_tool_choice(
                     f"MCP server '{binding.label}' offers no tool '{choice.name}'.",
                     param="tool_choice",
                 )
-            return {"type": "function", "function": {"name": name}}, tools
+            return _forced(tools, name)
         offered = {n for (label, _), n in catalog.chat_names.items() if label == binding.label}
         return "required", [t for t in tools if t["function"]["name"] in offered]
     if isinstance(choice, ToolChoiceAllowed):

@@ -285,6 +285,18 @@ class RoundWriter:
                 out.append(self.state.item_done(call.index))
         return out
 
+    def abort(self) -> list[Event]:
+        """The upstream broke off mid-round: close what was streamed as ``incomplete``, with the
+        text and arguments received so far (MCP calls are not run)."""
+        out = self._close_text("incomplete")
+        for call in self.calls.values():
+            if call.item is not None:
+                if call.item["type"] == "function_call":
+                    call.item["arguments"] = call.arguments
+                call.item["status"] = "incomplete"
+                out.append(self.state.item_done(call.index))
+        return out
+
     def server_calls(self) -> list[CollectedCall]:
         return [
             c for c in self.calls.values() if c.item is None and self.is_server_tool(c.name or "")

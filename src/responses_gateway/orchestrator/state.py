@@ -121,7 +121,7 @@ class ResponseState:
     output_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
-    usage_seen: bool = False
+    usage_unknown: bool = False  # a model round reported no usage: the totals are not known
     mcp_calls_executed: int = 0
     failure: Exception | None = None  # the error behind status "failed", for non-streamed callers
     finished: set[int] = field(default_factory=set)  # output indexes whose item is done
@@ -158,8 +158,10 @@ class ResponseState:
         self.finished = set(range(len(self.output)))
         self.status = "cancelled"
 
-    def add_usage(self, usage: dict[str, int]) -> None:
-        self.usage_seen = True
+    def add_usage(self, usage: dict[str, int] | None) -> None:
+        if usage is None:
+            self.usage_unknown = True
+            return
         self.input_tokens += usage["input_tokens"]
         self.output_tokens += usage["output_tokens"]
         self.cached_tokens += usage["cached_tokens"]
@@ -171,8 +173,8 @@ class ResponseState:
             self.completed_at = int(time.time())
 
     def usage(self) -> dict[str, Any] | None:
-        if self.status not in TERMINAL:
-            return None
+        if self.status not in TERMINAL or self.usage_unknown:
+            return None  # never a made-up 0: the Response's usage is optional
         return {
             "input_tokens": self.input_tokens,
             "input_tokens_details": {

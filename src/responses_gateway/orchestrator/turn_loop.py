@@ -163,9 +163,14 @@ class Orchestrator:
         )
         parser = ReplyParser()
         if request.stream:
-            async for chunk in self._upstream.stream(payload):
-                for event in writer.feed(parser.feed_chunk(chunk)):
+            try:
+                async for chunk in self._upstream.stream(payload):
+                    for event in writer.feed(parser.feed_chunk(chunk)):
+                        emit(event)
+            except GatewayError:
+                for event in writer.abort():  # the failed snapshot keeps what had arrived
                     emit(event)
+                raise
             deltas = parser.finish()
         else:
             deltas = parser.feed_completion(await self._upstream.complete(payload))

@@ -8,12 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import Discriminator, Field, Tag
 
+from responses_gateway.schemas.base import (
+    INT32_MAX,
+    Id,
+    JsonObject,
+    JsonValue,
+    OrNull,
+    StrictModel,
+)
 
-class _Item(BaseModel):
-    # SDKs send fields newer than ours: keep them out of our way rather than failing.
-    model_config = ConfigDict(extra="ignore")
+_Item = StrictModel
 
 
 class InputText(_Item):
@@ -25,7 +31,7 @@ class InputImage(_Item):
     type: Literal["input_image"]
     image_url: str | None = None
     file_id: str | None = None
-    detail: Literal["low", "high", "auto", "original"] = "auto"
+    detail: OrNull[Literal["low", "high", "auto", "original"]] = "auto"
 
 
 class InputFile(_Item):
@@ -39,7 +45,7 @@ class InputFile(_Item):
 class OutputText(_Item):
     type: Literal["output_text"]
     text: str
-    annotations: list[Any] = Field(default_factory=list)
+    annotations: OrNull[list[JsonObject]] = Field(default_factory=list)
 
 
 class Refusal(_Item):
@@ -63,8 +69,8 @@ ContentPart = Annotated[
 
 
 class Message(_Item):
-    type: Literal["message"] = "message"
-    id: str | None = None
+    type: OrNull[Literal["message"]] = "message"
+    id: Id | None = None
     role: Literal["user", "assistant", "system", "developer"]
     content: str | list[ContentPart]
     status: str | None = None
@@ -73,7 +79,7 @@ class Message(_Item):
 
 class FunctionCall(_Item):
     type: Literal["function_call"]
-    id: str | None = None
+    id: Id | None = None
     call_id: str
     name: str
     arguments: str
@@ -86,7 +92,7 @@ ToolOutput = str | list[Annotated[InputText | InputImage | InputFile, Field(disc
 
 class FunctionCallOutput(_Item):
     type: Literal["function_call_output"]
-    id: str | None = None
+    id: Id | None = None
     call_id: str
     output: ToolOutput
     status: str | None = None
@@ -94,7 +100,7 @@ class FunctionCallOutput(_Item):
 
 class CustomToolCall(_Item):
     type: Literal["custom_tool_call"]
-    id: str | None = None
+    id: Id | None = None
     call_id: str
     name: str
     input: str
@@ -104,7 +110,7 @@ class CustomToolCall(_Item):
 
 class CustomToolCallOutput(_Item):
     type: Literal["custom_tool_call_output"]
-    id: str | None = None
+    id: Id | None = None
     call_id: str
     output: ToolOutput
 
@@ -114,18 +120,18 @@ class AdditionalTools(_Item):
     where the catalog is built (``service/tool_shapes.py``)."""
 
     type: Literal["additional_tools"]
-    id: str | None = None
-    role: Literal["developer"] = "developer"
-    tools: list[dict[str, Any]]
+    id: Id | None = None
+    role: OrNull[Literal["developer"]] = "developer"
+    tools: list[JsonObject]
 
 
 class ToolSearchCall(_Item):
     """A search of deferred tools; with ``execution: "client"`` the client runs it (Codex)."""
 
     type: Literal["tool_search_call"]
-    id: str | None = None
+    id: Id | None = None
     call_id: str | None = None
-    arguments: Any = None
+    arguments: JsonValue = None
     execution: Literal["server", "client"] | None = None
     status: str | None = None
 
@@ -134,57 +140,78 @@ class ToolSearchOutput(_Item):
     """The tools a tool search found: from here on they count as tools (``tool_shapes.py``)."""
 
     type: Literal["tool_search_output"]
-    id: str | None = None
+    id: Id | None = None
     call_id: str | None = None
-    tools: list[dict[str, Any]]
+    tools: list[JsonObject]
     execution: Literal["server", "client"] | None = None
     status: str | None = None
 
 
 class WebSearchCall(_Item):
     type: Literal["web_search_call"]
-    id: str
+    id: Id
     status: str | None = None
-    action: dict[str, Any] | None = None
+    action: JsonObject | None = None
 
 
 class Reasoning(_Item):
     type: Literal["reasoning"]
-    id: str | None = None
-    summary: list[SummaryText] = Field(default_factory=list)
+    id: Id | None = None
+    summary: OrNull[list[SummaryText]] = Field(default_factory=list)
     content: list[ReasoningText] | None = None
     encrypted_content: str | None = None
     status: str | None = None
 
 
 class ItemReference(_Item):
-    type: Literal["item_reference"] = "item_reference"
-    id: str
+    type: OrNull[Literal["item_reference"]] = "item_reference"
+    id: Id
+
+
+class McpListedTool(_Item):
+    name: str
+    description: str | None = None
+    input_schema: JsonObject | None = None
+    annotations: JsonObject | None = None
 
 
 class McpListToolsItem(_Item):
     type: Literal["mcp_list_tools"]
-    id: str | None = None
+    id: Id | None = None
     server_label: str
-    tools: list[dict[str, Any]]
+    tools: list[McpListedTool]
     error: str | None = None
+
+
+class McpErrorBlock(_Item):
+    type: str
+    text: str | None = None
+
+
+class McpCallError(_Item):
+    """OpenAI's structured ``mcp_call.error`` (the gateway writes a plain string itself)."""
+
+    type: str
+    message: str | None = None
+    code: Annotated[int, Field(ge=-INT32_MAX, le=INT32_MAX)] | str | None = None
+    content: list[McpErrorBlock] | None = None
 
 
 class McpCallItem(_Item):
     type: Literal["mcp_call"]
-    id: str | None = None
+    id: Id | None = None
     server_label: str
     name: str
     arguments: str
     output: str | None = None
-    error: Any = None
+    error: str | McpCallError | None = None
     status: str | None = None
     approval_request_id: str | None = None
 
 
 class McpApprovalRequestItem(_Item):
     type: Literal["mcp_approval_request"]
-    id: str
+    id: Id
     server_label: str
     name: str
     arguments: str
@@ -192,7 +219,7 @@ class McpApprovalRequestItem(_Item):
 
 class McpApprovalResponseItem(_Item):
     type: Literal["mcp_approval_response"]
-    id: str | None = None
+    id: Id | None = None
     approval_request_id: str
     approve: bool
     reason: str | None = None

@@ -8,8 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
+from responses_gateway.schemas.base import (
+    INT32_MAX,
+    Id,
+    JsonObject,
+    ModelName,
+    OrNull,
+    StrictModel,
+    json_safe,
+)
 from responses_gateway.schemas.items import InputItem
 
 HOSTED_TOOL_TYPES = frozenset(
@@ -33,15 +42,14 @@ HOSTED_TOOL_TYPES = frozenset(
 """Tools OpenAI runs itself: ``GATEWAY_HOSTED_TOOLS`` decides whether they are omitted or refused."""
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+_Model = StrictModel
 
 
 class FunctionTool(_Model):
     type: Literal["function"]
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str | None = None
-    parameters: dict[str, Any] | None = None
+    parameters: JsonObject | None = None
     strict: bool | None = None
     defer_loading: bool | None = None
 
@@ -104,6 +112,11 @@ class HostedTool(_Model):
 
     model_config = ConfigDict(extra="allow")
     type: str
+
+    @model_validator(mode="after")
+    def _extras_encodable(self) -> HostedTool:
+        json_safe(self.__pydantic_extra__)  # echoed whole: it must encode
+        return self
 
 
 # Tags are class names: validation errors name the param (``tools[0].name``) without them.
@@ -185,16 +198,19 @@ class TextFormatJsonObject(_Model):
 class TextFormatJsonSchema(_Model):
     type: Literal["json_schema"]
     name: str = Field(min_length=1, max_length=64)
-    schema_: dict[str, Any] = Field(alias="schema")
+    schema_: JsonObject = Field(alias="schema")
     description: str | None = None
     strict: bool | None = None
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(extra="ignore", strict=True, populate_by_name=True)
 
 
 class TextConfig(_Model):
-    format: Annotated[
-        TextFormatText | TextFormatJsonObject | TextFormatJsonSchema, Field(discriminator="type")
+    format: OrNull[
+        Annotated[
+            TextFormatText | TextFormatJsonObject | TextFormatJsonSchema,
+            Field(discriminator="type"),
+        ]
     ] = Field(default_factory=lambda: TextFormatText(type="text"))
     verbosity: Literal["low", "medium", "high"] | None = None
 
@@ -205,20 +221,20 @@ class ReasoningConfig(_Model):
 
 
 class CreateResponseRequest(_Model):
-    model: str = Field(min_length=1)
+    model: ModelName
     input: str | list[InputItem]
     instructions: str | None = None
-    previous_response_id: str | None = None
-    store: bool = True
-    stream: bool = False
-    tools: list[Tool] = Field(default_factory=list)
-    tool_choice: ToolChoice = "auto"
-    parallel_tool_calls: bool = True
-    max_tool_calls: int | None = Field(default=None, ge=1)
-    temperature: float | None = Field(default=None, ge=0, le=2)
-    top_p: float | None = Field(default=None, ge=0, le=1)
+    previous_response_id: Id | None = None
+    store: OrNull[bool] = True
+    stream: OrNull[bool] = False
+    tools: OrNull[list[Tool]] = Field(default_factory=list)
+    tool_choice: OrNull[ToolChoice] = "auto"
+    parallel_tool_calls: OrNull[bool] = True
+    max_tool_calls: int | None = Field(default=None, ge=1, le=INT32_MAX)
+    temperature: float | None = Field(default=None, ge=0, le=2, allow_inf_nan=False)
+    top_p: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=INT32_MAX)
     text: TextConfig | None = None
     reasoning: ReasoningConfig | None = None
     metadata: dict[str, str] | None = None
@@ -227,7 +243,7 @@ class CreateResponseRequest(_Model):
     prompt_cache_key: str | None = None
     service_tier: str | None = None
     truncation: Literal["auto", "disabled"] | None = None
-    include: list[str] = Field(default_factory=list)
+    include: OrNull[list[str]] = Field(default_factory=list)
     background: bool | None = None
     generate: bool | None = None  # WebSocket mode only (a warm-up); refused over HTTP
     conversation: Any = None

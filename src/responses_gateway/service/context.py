@@ -31,6 +31,7 @@ _ID_PREFIX = {
     "additional_tools": "at",
     "tool_search_call": "tsc",
     "tool_search_output": "tso",
+    "web_search_call": "ws",
 }
 _CALLS = frozenset({"function_call", "custom_tool_call"})
 _OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
@@ -79,7 +80,7 @@ async def _resolve_references(
     find_items: FindItems,
 ) -> None:
     known = {item.get("id"): item for item in history}
-    missing = [ref for _, ref in references if ref not in known]
+    missing = list(dict.fromkeys(ref for _, ref in references if ref not in known))
     if missing:
         known.update(await find_items(missing))
     for position, ref in references:

@@ -16,6 +16,7 @@ import anyio
 
 from responses_gateway.errors import (
     GatewayError,
+    InvalidRequest,
     NotFound,
     StoreUnavailable,
     previous_response_not_found,
@@ -32,6 +33,7 @@ from responses_gateway.orchestrator.turn_loop import (
     fail,
     terminal_event,
 )
+from responses_gateway.schemas.base import plausible_id
 from responses_gateway.schemas.request import CreateResponseRequest
 from responses_gateway.service.context import input_items
 from responses_gateway.service.history import EMPTY_HISTORY, History, HistoryCache
@@ -255,12 +257,14 @@ class ResponsesService:
         await self._store.ping()
 
     async def get(self, owner: str, response_id: str) -> dict[str, Any]:
+        _check_id(response_id)
         response = await self._store.get(owner, response_id)
         if response is None:
             raise _not_found(response_id)
         return response
 
     async def delete(self, owner: str, response_id: str) -> dict[str, Any]:
+        _check_id(response_id)
         self._histories.discard(owner, response_id)
         if not await self._store.delete(owner, response_id):
             raise _not_found(response_id)
@@ -269,6 +273,9 @@ class ResponsesService:
     async def input_items(
         self, owner: str, response_id: str, *, after: str | None, limit: int, order: str
     ) -> dict[str, Any]:
+        _check_id(response_id)
+        if after is not None and not plausible_id(after):
+            raise InvalidRequest("Invalid value for 'after': not an item id.", param="after")
         page = await self._store.input_items(
             owner, response_id, after=after, limit=limit, order=order
         )
@@ -284,5 +291,12 @@ class ResponsesService:
         }
 
 
+def _check_id(response_id: str) -> None:
+    """An id that cannot be stored cannot be found: the same 404 on both databases, without
+    sending PostgreSQL a NUL it would refuse."""
+    if not plausible_id(response_id):
+        raise _not_found(response_id)
+
+
 def _not_found(response_id: str) -> NotFound:
-    return NotFound(f"Response with id '{response_id}' not found.", param="response_id")
+    return NotFound(f"Response with id '{response_id[:64]}' not found.", param="response_id")

@@ -202,7 +202,15 @@ class PostgresDatabase:
             return await work
         except asyncpg.IntegrityConstraintViolationError:
             raise
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (
+            OSError,
+            TimeoutError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            # A connection killed mid-statement (pg_terminate_backend, a failover) can surface
+            # as the driver's own protocol errors.
+            asyncpg.InternalClientError,
+        ) as exc:
             raise _unavailable(exc) from exc
 
     async def close(self) -> None:

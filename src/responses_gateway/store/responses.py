@@ -97,6 +97,9 @@ _DELETE = Query(
 _PING = Query("SELECT 1")
 
 
+_FIND_BATCH = 1000
+
+
 @lru_cache(maxsize=64)
 def _find_items(count: int) -> Query:
     """Items by id among an owner's live responses, for ``count`` ids."""
@@ -219,12 +222,15 @@ class ResponseStore:
 
     async def find_items(self, owner: str, item_ids: list[str]) -> dict[str, dict[str, Any]]:
         """Items by id among the owner's live responses (``item_reference`` outside the chain)."""
-        if not item_ids:
-            return {}
-        params = {f"id{n}": item_id for n, item_id in enumerate(item_ids)}
-        params["owner"] = owner
-        rows = await self._db.fetch(_find_items(len(item_ids)), params)
-        return {item_id: orjson.loads(data) for item_id, data in rows}
+        found: dict[str, dict[str, Any]] = {}
+        # In batches: both drivers cap a statement's parameters (32,767 for asyncpg).
+        for start in range(0, len(item_ids), _FIND_BATCH):
+            batch = item_ids[start : start + _FIND_BATCH]
+            params = {f"id{n}": item_id for n, item_id in enumerate(batch)}
+            params["owner"] = owner
+            rows = await self._db.fetch(_find_items(len(batch)), params)
+            found.update((item_id, orjson.loads(data)) for item_id, data in rows)
+        return found
 
     async def delete(self, owner: str, response_id: str) -> bool:
         return await self._db.execute(_DELETE, {"id": response_id, "owner": owner}) > 0

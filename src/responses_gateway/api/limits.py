@@ -1,0 +1,279 @@
+"""Request limits that hold before a body is parsed: its size (after decompression) and the
+number of input items. (How long a body may take is the HTTP protocol's: ``http_server.py``.)
+
+``RequestBodies`` is an ASGI middleware: it reads each request body itself, counting as it reads
+(a ``Content-Length`` over the limit is refused before a byte of the body is read), decompresses
+``gzip``, ``deflate`` and ``zstd`` bodies chunk by chunk with the limit applied to the output (a
+decompression bomb stops at the limit, it is never inflated whole), then hands the app the plain
+body. A refusal closes the connection: the rest of the body is never read.
+"""
+
+from __future__ import annotations
+
+import functools
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO, Annotated, Any, TypeVar, Union, cast, get_args, get_origin
+
+import orjson
+import zstandard
+from fastapi import Request
+from pydantic import BaseModel, Field, create_model
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from responses_gateway.config import Settings
+from responses_gateway.errors import InvalidRequest, error_envelope
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_request_bytes: int
+    max_input_items: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(settings.max_request_bytes, settings.max_input_items)
+
+
+def bounded_model(model: type[Model], request: Request, raw: bytes) -> type[Model]:
+    """``model`` with its ``input`` list capped at the app's item limit; ``raw`` (the body) is
+    refused at once when it holds more items than that.
+
+    Parsing costs what the body weighs whatever the cap (pydantic parses all of it first:
+    200,000 tiny items took ~1.5 s to refuse), so a body with more ``{`` than the cap allows
+    items is counted by orjson first (~0.1 s for those 200,000). Fewer ``{`` than the cap
+    means fewer items: ordinary bodies pay one ``bytes.count``."""
+    limits: Limits | None = getattr(request.app.state, "limits", None)
+    if limits is None or "input" not in model.model_fields:
+        return model
+    refuse_too_many_items(raw, limits.max_input_items)
+    return _with_item_limit(model, limits.max_input_items)
+
+
+def refuse_too_many_items(raw: bytes, cap: int) -> None:
+    if raw.count(b"{") <= cap:
+        return
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return  # pydantic will say what is wrong
+    items = parsed.get("input") if isinstance(parsed, dict) else None
+    if isinstance(items, list) and len(items) > cap:
+        raise too_many_items(cap)
+
+
+def too_many_items(cap: int) -> InvalidRequest:
+    return InvalidRequest(
+        f"Too many input items: at most {cap} are accepted.",
+        param="input",
+        code="too_many_input_items",
+    )
+
+
+@functools.cache
+def _with_item_limit(model: type[Model], max_items: int) -> type[Model]:
+    annotation = model.model_fields["input"].annotation
+    branches = tuple(
+        Annotated[branch, Field(max_length=max_items)] if get_origin(branch) is list else branch
+        for branch in get_args(annotation) or (annotation,)
+    )
+    bounded: Any = Union[branches]  # noqa: UP007 (a runtime union of computed branches)
+    return create_model(model.__name__, __base__=model, input=(bounded, ...))
+
+
+class BodyRefused(Exception):
+    def __init__(self, status: int, message: str, code: str) -> None:
+        super().__init__(message)
+        self.status, self.message, self.code = status, message, code
+
+
+def _too_large(limit: int) -> BodyRefused:
+    return BodyRefused(
+        413,
+        f"The request body is larger than {limit} bytes (after decompression).",
+        "request_too_large",
+    )
+
+
+class _Sink:
+    """Collects decompressed output, refusing past ``limit`` as soon as it is crossed."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.size, self.parts = limit, 0, list[bytes]()
+
+    def write(self, data: bytes) -> int:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise _too_large(self.limit)
+        self.parts.append(data)
+        return len(data)
+
+
+class _Zlib:
+    def __init__(self, sink: _Sink, wbits: int) -> None:
+        self._sink, self._inflate = sink, zlib.decompressobj(wbits)
+
+    def feed(self, chunk: bytes) -> None:
+        data = chunk
+        while data:
+            # Never more output than the limit allows, plus one byte to see it crossed.
+            out = self._inflate.decompress(data, self._sink.limit - self._sink.size + 1)
+            self._sink.write(out)
+            data = self._inflate.unconsumed_tail
+
+    def finish(self) -> None:
+        self._sink.write(self._inflate.flush())
+        if not self._inflate.eof:
+            raise zlib.error("truncated stream")
+
+
+class _Zstd:
+    def __init__(self, sink: _Sink) -> None:
+        # The writer hands the sink at most 64 KiB at a time, so the limit bounds memory.
+        self._writer = zstandard.ZstdDecompressor().stream_writer(
+            cast(IO[bytes], sink), write_size=65536, write_return_read=True, closefd=False
+        )
+
+    def feed(self, chunk: bytes) -> None:
+        self._writer.write(chunk)
+
+    def finish(self) -> None:
+        self._writer.flush()  # type: ignore[no-untyped-call]
+
+
+class _Plain:
+    def __init__(self, sink: _Sink) -> None:
+        self._sink = sink
+
+    def feed(self, chunk: bytes) -> None:
+        self._sink.write(chunk)
+
+    def finish(self) -> None:
+        return None
+
+
+_DECODERS: dict[bytes, Callable[[_Sink], _Zlib | _Zstd]] = {
+    b"gzip": lambda sink: _Zlib(sink, 16 + zlib.MAX_WBITS),
+    b"x-gzip": lambda sink: _Zlib(sink, 16 + zlib.MAX_WBITS),
+    b"deflate": lambda sink: _Zlib(sink, zlib.MAX_WBITS),
+    b"zstd": _Zstd,
+}
+_DECODE_ERRORS = (zlib.error, zstandard.ZstdError)
+
+
+class RequestBodies:
+    """The middleware (see the module docstring); every other message passes through."""
+
+    def __init__(self, app: ASGIApp, limits: Limits) -> None:
+        self.app, self.limits = app, limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+            await self.app(scope, receive, send)
+            return
+        try:
+            scope, body = await self._read(scope, receive)
+        except BodyRefused as refused:
+            await _refuse(send, refused)
+            return
+        except _Disconnected:
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, scope: Scope, receive: Receive) -> tuple[Scope, bytes]:
+        limit = self.limits.max_request_bytes
+        length, encoding = b"", b""
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"content-encoding":
+                encoding = value.strip().lower()
+        if length.isdigit() and int(length) > limit:
+            raise _too_large(limit)
+        if encoding in (b"", b"identity"):
+            return scope, await _read_plain(receive, limit)
+        kept = [(k, v) for k, v in scope["headers"] if k != b"content-encoding"]
+        return {**scope, "headers": kept}, await _decode(receive, encoding, limit)
+
+
+async def _read_plain(receive: Receive, limit: int) -> bytes:
+    """The common case, a body in one message, costs no decoder."""
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise _Disconnected
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise _too_large(limit)
+        return body
+    sink = _Sink(limit)
+    sink.write(body)
+    await _pump(receive, _Plain(sink))
+    return b"".join(sink.parts)
+
+
+async def _decode(receive: Receive, encoding: bytes, limit: int) -> bytes:
+    make = _DECODERS.get(encoding)
+    if make is None:
+        raise BodyRefused(
+            415,
+            f"Unsupported Content-Encoding '{encoding.decode('latin-1')[:32]}': "
+            "send gzip, deflate, zstd or an uncompressed body.",
+            "unsupported_content_encoding",
+        )
+    sink = _Sink(limit)
+    decoder = make(sink)
+    try:
+        await _pump(receive, decoder)
+        decoder.finish()
+    except _DECODE_ERRORS:
+        raise BodyRefused(
+            400,
+            f"The request body is not valid {encoding.decode('latin-1')[:32]} data.",
+            "invalid_content_encoding",
+        ) from None
+    return b"".join(sink.parts)
+
+
+class _Disconnected(Exception):
+    pass
+
+
+async def _pump(receive: Receive, decoder: _Plain | _Zlib | _Zstd) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        decoder.feed(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
+async def _refuse(send: Send, refused: BodyRefused) -> None:
+    body = orjson.dumps(
+        error_envelope(refused.message, "invalid_request_error", None, refused.code)
+    )
+    await send(
+        {
+            "type": "http.response.start",
+            "status": refused.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

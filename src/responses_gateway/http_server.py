@@ -1,0 +1,138 @@
+"""uvicorn as the gateway runs it: connections that send nothing, headers or a body a byte at a
+time (slowloris), or endless headers, are closed instead of held forever.
+
+uvicorn arms its keep-alive timer only after a response, so a connection that never completes a
+request was never timed out, and httptools has no header size limit. ``GuardedHttpToolsProtocol``
+adds them: the request line and headers must arrive within ``GATEWAY_HEADER_TIMEOUT`` of the
+connection (or of the request's first byte on a kept-alive connection) and stay under
+``MAX_HEADER_BYTES``; the body must then arrive within ``GATEWAY_BODY_TIMEOUT``. Timers in the
+protocol cost about a microsecond a request (an ``asyncio.timeout`` around the body read cost
+six). The body's size is bounded by ``api/limits.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import Any
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from responses_gateway.config import Settings
+from responses_gateway.errors import error_envelope
+
+MAX_HEADER_BYTES = 64 * 1024  # request line and headers together
+
+
+def _error(status: bytes, message: str, code: str) -> bytes:
+    body = orjson.dumps(error_envelope(message, "invalid_request_error", None, code))
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+    )
+
+
+_HEADERS_LATE = _error(
+    b"408 Request Timeout", "The request headers were not received in time.", "request_timeout"
+)
+_BODY_LATE = _error(
+    b"408 Request Timeout", "The request body was not received in time.", "request_timeout"
+)
+_TOO_LARGE = _error(
+    b"431 Request Header Fields Too Large",
+    f"The request line and headers are larger than {MAX_HEADER_BYTES} bytes.",
+    "headers_too_large",
+)
+
+
+@functools.cache
+def _timeouts_from_environment() -> tuple[float, float]:
+    settings = Settings()
+    return settings.header_timeout, settings.body_timeout
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with header and body deadlines and a header size limit."""
+
+    # None: GATEWAY_HEADER_TIMEOUT / GATEWAY_BODY_TIMEOUT, read in each process (``--workers``
+    # spawns processes that import this class by name, so a per-server value cannot travel).
+    header_timeout: float | None = None
+    body_timeout: float | None = None
+
+    _timer: asyncio.TimerHandle | None = None
+    _header_bytes = 0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self.header_timeout, 0, _HEADERS_LATE)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+        if self._timer is None:
+            self._arm(self.header_timeout, 0, _HEADERS_LATE)
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        if not self.parser.should_upgrade():  # a WebSocket is not a body
+            self._arm(self.body_timeout, 1, _BODY_LATE)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def _count(self, size: int) -> None:
+        self._header_bytes += size
+        if self._header_bytes > MAX_HEADER_BYTES:
+            self._close_with(_TOO_LARGE)
+            raise ValueError("request headers too large")  # stops the parser
+
+    def _arm(self, timeout: float | None, which: int, answer: bytes) -> None:
+        seconds = timeout or _timeouts_from_environment()[which]
+        self._timer = self.loop.call_later(seconds, self._late, answer)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _late(self, answer: bytes) -> None:
+        self._timer = None
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started:
+            self.transport.close()  # the app answered without the whole body: just hang up
+        else:
+            self._close_with(answer)
+
+    def _close_with(self, answer: bytes) -> None:
+        if not self.transport.is_closing():
+            self.transport.write(answer)
+            self.transport.close()
+
+
+def uvicorn_options(settings: Settings, *, in_process: bool = False) -> dict[str, Any]:
+    """What ``uvicorn.run``/``uvicorn.Config`` needs beyond the app, host and port.
+    ``in_process``: the server runs in this process (tests), so the protocol can carry
+    ``settings`` itself instead of reading the environment."""
+    protocol: type[GuardedHttpToolsProtocol] = GuardedHttpToolsProtocol
+    if in_process:
+        timeouts = {
+            "header_timeout": settings.header_timeout,
+            "body_timeout": settings.body_timeout,
+        }
+        protocol = type("GatewayHttpProtocol", (protocol,), timeouts)
+    return {"http": protocol, "timeout_keep_alive": settings.keep_alive_timeout}
