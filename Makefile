@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: serve test lint migrate bench clean
+.PHONY: serve test lint migrate bench clean clients
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,16 @@ test: $(STAMP)  ## lint, type-check, then the whole suite (SQLite and, when reac
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations
 	$(BIN)/mypy
+	bash tests/clients/install.sh >/dev/null
 	$(BIN)/pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench migrations
 	$(BIN)/ruff format --check src tests bench migrations
 	$(BIN)/mypy
+
+clients:  ## install the real clients the suite runs (Codex, AI SDK, Agents SDK, LlamaIndex) into ~/.cache
+	bash tests/clients/install.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
