@@ -3,7 +3,7 @@
 The gateway's real JSON bodies and event streams (text, reasoning with summary and sealed content,
 function calls, MCP listing, calls, failures and approvals, incomplete and failed responses) are
 fed to the Vercel AI SDK's OpenAI provider (``@ai-sdk/openai``, installed from npm by
-``tests/js/install.sh``), which parses them with its own zod schemas exactly as it parses
+``tests/clients/install.sh``), which parses them with its own zod schemas exactly as it parses
 OpenAI's; any schema failure is reported by path. The same items and events are validated with
 the ``openai`` SDK's types (the keys they mark required, of the right types), which the
 openai-node types mirror.
@@ -24,6 +24,7 @@ import pytest
 from openai.types.responses import ResponseOutputItem, ResponseStreamEvent
 from pydantic import BaseModel, TypeAdapter
 
+from tests.clients.support import install_clients
 from tests.conftest import Gateway
 from tests.support.mcp_servers import McpTestServers, running_mcp_servers
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
@@ -44,10 +45,7 @@ def ai_sdk() -> str:
         if os.environ.get("CI"):
             raise RuntimeError("node and npm are needed for the JS SDK schema tests")
         pytest.skip("node/npm not found: the JS SDK schema tests need them")
-    done = subprocess.run(
-        ["bash", str(JS / "install.sh")], capture_output=True, text=True, timeout=600, check=True
-    )
-    return done.stdout.strip().splitlines()[-1]
+    return str(install_clients() / "node")  # the clients' install holds @ai-sdk/openai too
 
 
 @pytest.fixture(scope="module")

@@ -19,15 +19,11 @@ from tests.support.upstream import ScriptedUpstream
 DAY = 86400
 
 
-def _age(url: str, response_id: str, days: float) -> None:
+def _age(url: str, row_id: str, days: float, table: str = "responses") -> None:
+    """Make a response (or a conversation) ``days`` old."""
     when = int(time.time() - days * DAY)
-    with_database(
-        url,
-        lambda db: db.execute(
-            Query("UPDATE responses SET created_at = :t WHERE id = :id"),
-            {"t": when, "id": response_id},
-        ),
-    )
+    statement = Query(f"UPDATE {table} SET created_at = :t WHERE id = :id")
+    with_database(url, lambda db: db.execute(statement, {"t": when, "id": row_id}))
 
 
 def _exists(url: str, response_id: str) -> bool:
@@ -118,17 +114,6 @@ def test_the_background_purge_runs_by_itself(database_url: str, upstream: Script
         assert _exists(database_url, young)
 
 
-def _age_conversation(url: str, conversation_id: str, days: float) -> None:
-    when = int(time.time() - days * DAY)
-    with_database(
-        url,
-        lambda db: db.execute(
-            Query("UPDATE conversations SET created_at = :t WHERE id = :id"),
-            {"t": when, "id": conversation_id},
-        ),
-    )
-
-
 def test_conversations_keep_their_responses_and_go_when_old(
     gateway: Gateway, client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
@@ -144,7 +129,7 @@ def test_conversations_keep_their_responses_and_go_when_old(
     items = client.conversations.items.list(conversation.id)
     assert len(items.data) == 2
     # Once the conversation is old too, both go.
-    _age_conversation(url, conversation.id, 40)
+    _age(url, conversation.id, 40, table="conversations")
     assert _purge(url, "--older-than", "30d", "--dry-run").endswith("1 conversation(s)")
     assert _purge(url, "--older-than", "30d").endswith("1 conversation(s)")
     assert not _exists(url, turn.id)

@@ -1,47 +1,22 @@
-"""The OpenAI Agents SDK in a venv of its own under ``~/.cache/responses-gateway/agents-<version>/``
-(made once, idempotently, by the first test that needs it), so its pins never touch the project's.
-Tests run scenario scripts with that venv's python against a gateway on loopback."""
+"""The OpenAI Agents SDK in a venv of its own (``tests/clients/install.sh`` makes it once under
+``~/.cache/responses-gateway/``), so its pins never touch the project's. Tests run scenario
+scripts with that venv's python against a gateway on loopback."""
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 from typing import Any
 
-AGENTS_VERSION = "0.24.0"
-_HOME = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "responses-gateway"
-VENV = _HOME / f"agents-{AGENTS_VERSION}"
+from tests.clients.support import install_clients
 
 
 def agents_python() -> Path:
-    """The venv's python, installed on first use (a lock keeps parallel runs from racing)."""
-    python = VENV / "bin" / "python"
-    stamp = VENV / ".installed"
-    if stamp.exists():
-        return python
-    _HOME.mkdir(parents=True, exist_ok=True)
-    with open(_HOME / f"agents-{AGENTS_VERSION}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not stamp.exists():
-            venv.create(VENV, with_pip=True, clear=True)
-            subprocess.run(
-                [
-                    str(python),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    f"openai-agents=={AGENTS_VERSION}",
-                ],
-                check=True,
-            )
-            stamp.touch()
-    return python
+    """The Agents SDK's python: the clients' install (``tests/clients/install.sh``) holds it."""
+    return install_clients() / "agents" / "bin" / "python"
 
 
 def run_scenario(script: str, base_url: str) -> Any:
