@@ -172,11 +172,7 @@ def main() -> int:
     with contextlib.suppress(OSError):
         harness.os.sched_setaffinity(0, {1})
     children = harness.Children()
-    with contextlib.ExitStack() as stack:
-        if args.database == "postgres":
-            url = stack.enter_context(harness.postgres_database(args.postgres_url))
-        else:
-            url = f"sqlite:///{children.tmp / 'bench.db'}"
+    with harness.bench_database(args, children, "bench.db") as url:
         try:
             asyncio.run(bench(children, url, args.requests))
         except RuntimeError as exc:

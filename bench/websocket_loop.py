@@ -162,11 +162,7 @@ def main() -> int:
         run.os.sched_setaffinity(0, {1})
     children = run.Children()
     try:
-        with contextlib.ExitStack() as stack:
-            if args.database == "postgres":
-                database_url = stack.enter_context(run.postgres_database(args.postgres_url))
-            else:
-                database_url = f"sqlite:///{children.tmp / 'bench.db'}"
+        with run.bench_database(args, children, "bench.db") as database_url:
             try:
                 asyncio.run(standalone(args, children, database_url))
             finally:
