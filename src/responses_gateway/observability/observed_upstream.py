@@ -49,7 +49,7 @@ def _reply_attributes(chunk: dict[str, Any]) -> dict[str, tracing.AttributeValue
     return attributes
 
 
-def _failed(operation: str, exc: GatewayError, span: tracing.Span | None) -> None:
+def _failed(exc: GatewayError, span: tracing.Span | None) -> None:
     kind = exc.code or f"http_{exc.status_code}"
     metrics.child(metrics.UPSTREAM_ERRORS, kind[:64]).inc()
     tracing.mark_error(span, kind)
@@ -65,7 +65,7 @@ class ObservedUpstream:
             try:
                 reply = await self._upstream.complete(payload)
             except GatewayError as exc:
-                _failed("complete", exc, span)
+                _failed(exc, span)
                 raise
             finally:
                 _observe("complete", started)
@@ -81,7 +81,7 @@ class ObservedUpstream:
                         tracing.annotate(span, _reply_attributes(chunk))
                     yield chunk
             except GatewayError as exc:
-                _failed("stream", exc, span)
+                _failed(exc, span)
                 raise
             finally:
                 _observe("stream", started)

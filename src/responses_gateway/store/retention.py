@@ -35,20 +35,12 @@ _DELETE_LOCKED = Query(
 )
 # A conversation goes once it is older than the cutoff and no response younger than that was
 # made in it; then the responses it referenced are needed no more either.
-_DELETE_CONVERSATIONS = Query(
-    """
-    DELETE FROM conversations WHERE created_at < :cutoff AND NOT EXISTS (
+_OLD_CONVERSATIONS = """
+    FROM conversations WHERE created_at < :cutoff AND NOT EXISTS (
         SELECT 1 FROM conversation_items ci JOIN responses r ON r.id = ci.response_id
-        WHERE ci.conversation_id = conversations.id AND r.created_at >= :cutoff)
-    """
-)
-_COUNT_CONVERSATIONS = Query(
-    """
-    SELECT count(*) FROM conversations WHERE created_at < :cutoff AND NOT EXISTS (
-        SELECT 1 FROM conversation_items ci JOIN responses r ON r.id = ci.response_id
-        WHERE ci.conversation_id = conversations.id AND r.created_at >= :cutoff)
-    """
-)
+        WHERE ci.conversation_id = conversations.id AND r.created_at >= :cutoff)"""
+_DELETE_CONVERSATIONS = Query(f"DELETE {_OLD_CONVERSATIONS}")
+_COUNT_CONVERSATIONS = Query(f"SELECT count(*) {_OLD_CONVERSATIONS}")
 _BATCH = 500
 
 
