@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.support.process import free_port
 
 ENSURE = Path(__file__).with_name("ensure_llama_server.sh")
 
@@ -32,18 +33,11 @@ def ensure_install() -> LlamaInstall:
     return LlamaInstall(Path(server), Path(model), Path(template))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class LlamaServer:
     """``llama-server --jinja -np 1 -c 4096`` with SmolLM2-135M; killable and freezable."""
 
     def __init__(self, install: LlamaInstall, *extra: str, log: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("wb")
         args = [str(install.server), "-m", str(install.model), "--jinja", "-np", "1"]
