@@ -9,6 +9,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
+from responses_gateway.schemas.items import item_dict
 from responses_gateway.schemas.keyed import _validator
 from responses_gateway.schemas.request import CreateResponseRequest
 
@@ -94,3 +95,56 @@ def test_refusals_are_the_models_own(body: dict[str, Any]) -> None:
     with pytest.raises(ValidationError) as keyed:
         CreateResponseRequest.model_validate_json(raw)
     assert keyed.value.errors() == own.value.errors()
+
+
+def test_items_are_kept_without_their_nulls() -> None:
+    """Keys given as null are dropped as absent ones are (items and parts), nested models become
+    dicts, and nulls inside free-form JSON stay."""
+    raw = _raw(
+        {
+            "model": "m",
+            "input": [
+                {
+                    "role": "user",
+                    "id": None,
+                    "content": [
+                        {"type": "input_image", "image_url": "data:,x", "file_id": None},
+                        {"type": "input_text", "text": "hi"},
+                    ],
+                },
+                {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t"}]},
+                {"type": "web_search_call", "id": "ws_1", "action": {"a": None}, "status": None},
+                {
+                    "type": "mcp_call",
+                    "server_label": "s",
+                    "name": "n",
+                    "arguments": "{}",
+                    "error": {"type": "mcp_tool_execution_error", "message": None},
+                },
+                {"type": "tool_search_call", "arguments": None},
+            ],
+        }
+    )
+    request = CreateResponseRequest.model_validate_json(raw)
+    assert isinstance(request.input, list)
+    assert [item_dict(item) for item in request.input] == [
+        {
+            "type": "message",
+            "role": "user",
+            "content": [
+                {"type": "input_image", "image_url": "data:,x", "detail": "auto"},
+                {"type": "input_text", "text": "hi"},
+            ],
+        },
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t"}]},
+        {"type": "web_search_call", "id": "ws_1", "action": {"a": None}},
+        {
+            "type": "mcp_call",
+            "server_label": "s",
+            "name": "n",
+            "arguments": "{}",
+            "error": {"type": "mcp_tool_execution_error"},
+        },
+        {"type": "tool_search_call"},
+    ]
+    assert request.input[0]["id"] is None  # the request itself is left as validated

@@ -7,14 +7,13 @@ first event, so a mistake is a 400 and never a half-run response.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
-
-from pydantic import BaseModel
 
 from responses_gateway.chat.parts import check_parts
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.ids import new_id
+from responses_gateway.schemas.items import item_dict
 from responses_gateway.schemas.request import CreateResponseRequest
 
 _ID_PREFIX = {
@@ -41,10 +40,9 @@ _OUTPUTS = frozenset({"function_call_output", "custom_tool_call_output"})
 FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
 
 
-def normalise_item(item: BaseModel) -> dict[str, Any]:
-    # The serializer itself, not model_dump's wrapper around it: 8,000 instead of 13,800
-    # instructions per item (callgrind, bench/codex_request.py's 100 items).
-    data: dict[str, Any] = item.__pydantic_serializer__.to_python(item, exclude_none=True)
+def normalise_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A validated input item as stored: nulls dropped, string content as its part, an id."""
+    data = item_dict(item)
     if data["type"] == "message" and isinstance(data["content"], str):
         part: dict[str, Any] = {"type": "input_text", "text": data["content"]}
         if data["role"] == "assistant":
@@ -65,8 +63,8 @@ async def input_items(
     items: list[dict[str, Any]] = []
     references: list[tuple[int, str]] = []
     for position, item in enumerate(request.input):
-        if item.type == "item_reference":
-            references.append((position, item.id))
+        if item["type"] == "item_reference":
+            references.append((position, item["id"]))
             items.append({})
         else:
             items.append(normalise_item(item))

@@ -31,7 +31,7 @@ def _items(body_items: list[Any], param: str) -> list[dict[str, Any]]:
     """Normalised items (ids given); a reference has nothing to copy here, so it is refused."""
     items = []
     for position, item in enumerate(body_items):
-        if item.type == "item_reference":
+        if item["type"] == "item_reference":
             raise InvalidRequest(
                 "item_reference items cannot be added to a conversation; send the item itself.",
                 param=f"{param}[{position}]",

@@ -83,7 +83,7 @@ def _may_defer_check(request: CreateResponseRequest) -> bool:
         and all(tool.type in _CLIENT_TOOL_TYPES for tool in request.tools)
         and (
             isinstance(request.input, str)
-            or all(i.type != "additional_tools" for i in request.input)
+            or all(i["type"] != "additional_tools" for i in request.input)
         )
     )
 
