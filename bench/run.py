@@ -242,7 +242,7 @@ def _start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
             "--format",
             "raw",
             "--rate",
-            "250",
+            os.environ.get("PYSPY_RATE", "250"),
             "--nonblocking",
             "--gil",
             "--output",

@@ -23,6 +23,7 @@ from responses_gateway.api import (
 )
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
+from responses_gateway.api.hot_routes import HotRoutes
 from responses_gateway.api.limits import Limits, RequestBodies
 from responses_gateway.api.openapi import install_openapi
 from responses_gateway.chat.reasoning import ReasoningReplay
@@ -107,6 +108,8 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
     )
     install_error_handlers(app)
     app.state.limits = Limits.from_settings(settings)
+    # Innermost, after the limits: the one route nearly every call takes skips FastAPI's router.
+    app.add_middleware(HotRoutes, routes={("POST", "/v1/responses"): responses.create_response})
     app.add_middleware(RequestBodies, limits=app.state.limits)
     install_openapi(app)
     app.state.lifecycle = life
