@@ -8,8 +8,8 @@ cost about 2 ms of CPU per stored response in thread hops.
 
 - SQLite (stdlib ``sqlite3``, WAL): reads run inline on the event loop, since a WAL reader never
   waits for the writer and a page-cache read (~0.05 ms) costs less than a thread hop (~0.2 ms).
-  Writes can fsync (at checkpoints), so they run on one writer thread, one hop per transaction:
-  SQLite has one writer at a time anyway.
+  Writes can fsync (at checkpoints), so they run on one writer thread, which commits every write
+  waiting for it in one transaction (``sqlite_writer.py``): SQLite has one writer at a time anyway.
 - PostgreSQL (asyncpg pool): statements are prepared once per connection and cached. Every
   statement the gateway runs is a lookup by key, so its sessions turn off what only analytical
   queries need: JIT (the recursive history query's cost estimate triggered JIT compilation, ~8 ms
@@ -24,15 +24,14 @@ several statements in one transaction on both (background jobs need it: ``store/
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from responses_gateway.errors import StoreUnavailable
+from responses_gateway.store.sqlite_writer import SqliteWriter
 from responses_gateway.store.urls import is_sqlite, postgres_dsn, sqlite_path
 
 log = logging.getLogger("responses_gateway")
@@ -109,7 +108,7 @@ class SqliteDatabase:
         # The event loop's connection (reads) and the writer thread's connection (writes).
         self._reader = _sqlite_connect(path, check_same_thread=True)
         self._writer = _sqlite_connect(path, check_same_thread=False)
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
+        self._writes = SqliteWriter(self._writer)  # one thread, group commit
 
     async def fetch(self, query: Query, params: Params) -> list[Row]:
         self.statements += 1
@@ -148,25 +147,15 @@ class SqliteDatabase:
         return await self._in_writer(lambda: work(self._writer))
 
     async def _in_writer(self, work: Callable[[], T]) -> T:
-        def transaction() -> T:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                result = work()
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            self._writer.execute("COMMIT")
-            return result
-
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._thread, transaction)
+            return await self._writes.run(work)
         except sqlite3.IntegrityError:
             raise
         except sqlite3.Error as exc:
             raise _unavailable(exc) from exc
 
     async def close(self) -> None:
-        self._thread.shutdown(wait=True)
+        self._writes.close()
         self._reader.close()
         self._writer.close()
 
