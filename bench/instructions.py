@@ -76,6 +76,7 @@ async def bench(children: harness.Children, url: str, args: argparse.Namespace) 
         GATEWAY_DATABASE_URL=url,
         GATEWAY_LOG_LEVEL="warning",
         PYTHONMALLOC="malloc",  # valgrind's own allocator sees every allocation
+        PYTHONHASHSEED="0",  # string hashes, hence dict probing, the same run to run
     )
     argv = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--callgrind-out-file=/dev/null"]
     argv += [str(harness.GATEWAY_BIN), "serve", "--host", harness.HOST, "--port", str(gw_port)]

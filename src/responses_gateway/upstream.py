@@ -59,6 +59,9 @@ class UpstreamClient:
             ),
             read_bufsize=MAX_UPSTREAM_LINE_BYTES // 2,
             trust_env=False,
+            # One session serves every caller: a cookie the upstream sets must not ride along
+            # on other callers' requests (and the jar's per-request filtering costs CPU).
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         self._pool_timeout = settings.upstream_pool_timeout
 
