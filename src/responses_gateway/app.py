@@ -30,7 +30,7 @@ from responses_gateway.chat.reasoning import ReasoningReplay
 from responses_gateway.chat.shaping import ChatStyle
 from responses_gateway.config import Settings
 from responses_gateway.lifecycle import Lifecycle, process_lifecycle
-from responses_gateway.mcp import EgressPolicy, McpSessions
+from responses_gateway.mcp import EgressPolicy, open_sessions
 from responses_gateway.observability import tracing
 from responses_gateway.observability.access import AccessLayer
 from responses_gateway.observability.observed_upstream import ObservedUpstream
@@ -139,7 +139,7 @@ def _gateway(
     observed = ObservedUpstream(upstream)
     orchestrator = Orchestrator(
         observed,
-        lambda: McpSessions(settings),
+        lambda: open_sessions(settings),
         max_tool_rounds=settings.max_tool_rounds,
         max_tokens_param=settings.upstream_max_tokens_param,
         compactor=Compactor(observed, sealer),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from responses_gateway import events
 from responses_gateway.chat.messages import ChatHistory, McpNames, to_chat_messages
@@ -21,7 +21,6 @@ from responses_gateway.chat.reply import ReplyParser, usage_from_chat
 from responses_gateway.chat.shaping import DEFAULT_STYLE, ChatStyle
 from responses_gateway.errors import GatewayError
 from responses_gateway.events import Event
-from responses_gateway.mcp import McpSessions
 from responses_gateway.orchestrator.catalog import ToolCatalog, chat_tool_choice
 from responses_gateway.orchestrator.compaction_step import Compactor
 from responses_gateway.orchestrator.mcp_steps import (
@@ -39,6 +38,9 @@ from responses_gateway.orchestrator.web_search_steps import (
     with_results,
 )
 from responses_gateway.schemas.request import CreateResponseRequest
+
+if TYPE_CHECKING:  # the MCP SDK is imported when a request first opens sessions (mcp.open_sessions)
+    from responses_gateway.mcp.client import McpSessions
 
 EventSink = Callable[[Event], None]
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
