@@ -63,7 +63,7 @@ class _Builder:
         )
 
     def result(self, call_id: str, output: str | list[dict[str, Any]]) -> None:
-        text, media = split_output(output)
+        text, media = (output, None) if isinstance(output, str) else split_output(output)
         if media:
             text = text or "(The output is in the next message.)"
             self._media.append({"type": "text", "text": f"Output of tool call {call_id}:"})
@@ -75,6 +75,8 @@ class _Builder:
         self.messages.append(message)
 
     def flush(self) -> None:
+        if not (self._text or self._calls or self._results or self._reasoning or self._media):
+            return  # nothing buffered (most flushes: before each user or developer message)
         if self._text or self._calls:
             # "" rather than null beside tool_calls: llama-cpp-python refuses null, and
             # llama-server, vLLM, Ollama and OpenAI all take "".

@@ -16,6 +16,7 @@ from responses_gateway.errors import InvalidRequest
 
 Part = dict[str, Any]
 _TEXT_KINDS = ("input_text", "output_text")
+_MEDIA_KINDS = ("input_image", "input_file")
 
 
 def text_of_parts(parts: Iterable[Part]) -> str:
@@ -58,7 +59,7 @@ def split_output(output: str | list[Part]) -> tuple[str, list[Part]]:
     in a ``user`` message (images, files)."""
     if isinstance(output, str):
         return output, []
-    media = [_media_part(part) for part in output if part["type"] in ("input_image", "input_file")]
+    media = [_media_part(part) for part in output if part["type"] in _MEDIA_KINDS]
     return text_of_parts(output), media
 
 
@@ -96,6 +97,8 @@ def check_parts(items: Iterable[dict[str, Any]]) -> None:
         else:
             continue
         for index, part in enumerate(parts):
+            if part.get("type") not in _MEDIA_KINDS:
+                continue  # text: every backend takes it
             refused = _refusal(part, item.get("role"))
             if refused is not None:
                 name, why = refused

@@ -124,9 +124,10 @@ class ToolCatalog:
         self.chat_tools = []
         # Plain functions keep the names the client knows them by; the rest fit around them.
         # The model sees the tools in the client's order.
-        taken = {t.name for t in self.functions if _is_plain(t)}
-        for client in self.functions:
-            name = client.name if _is_plain(client) else _unique_flat(_safe(_joined(client)), taken)
+        plain = [_is_plain(t) for t in self.functions]
+        taken = {t.name for t, is_plain in zip(self.functions, plain, strict=True) if is_plain}
+        for client, is_plain in zip(self.functions, plain, strict=True):
+            name = client.name if is_plain else _unique_flat(_safe(_joined(client)), taken)
             self._offer(client, name, taken)
         if self.web_search:
             self.web_search_name = _unique_flat(WEB_SEARCH_NAME, taken)
@@ -144,11 +145,12 @@ class ToolCatalog:
     def _offer(self, tool: ClientTool, name: str, taken: set[str]) -> None:
         taken.add(name)
         self.client_tools[name] = tool
+        namespace = tool.namespace
         if tool.search:
             self.chat_names[TOOL_SEARCH_KEY] = name
-        elif name != tool.name or tool.namespace is not None:
-            self.chat_names[client_key(tool.namespace, tool.name)] = name
-        description = self.namespaces.get(tool.namespace) if tool.namespace else None
+        elif namespace is not None or name != tool.name:
+            self.chat_names[client_key(namespace, tool.name)] = name
+        description = self.namespaces.get(namespace) if namespace else None
         self.chat_tools.append(tool.chat_tool(name, description))
 
     def is_server_tool(self, chat_name: str) -> bool:

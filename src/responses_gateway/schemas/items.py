@@ -6,7 +6,7 @@ the event encoder all work on the JSON shapes the API documents, so nothing is c
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Discriminator, Field, Tag
 
@@ -18,6 +18,7 @@ from responses_gateway.schemas.base import (
     OrNull,
     StrictModel,
 )
+from responses_gateway.schemas.keyed import keyed
 
 _Item = StrictModel
 
@@ -68,10 +69,13 @@ ContentPart = Annotated[
 ]
 
 
+Role = Literal["user", "assistant", "system", "developer"]
+
+
 class Message(_Item):
     type: OrNull[Literal["message"]] = "message"
     id: Id | None = None
-    role: Literal["user", "assistant", "system", "developer"]
+    role: Role
     content: str | list[ContentPart]
     status: str | None = None
     phase: Literal["commentary", "final_answer"] | None = None
@@ -299,7 +303,8 @@ InputItem = Annotated[
     | Annotated[CompactionItem, Tag("compaction")]
     | Annotated[CompactionTriggerItem, Tag("compaction_trigger")],
     Discriminator(
-        _item_tag,
+        # A typeless item with a role is a message: keyed by its role (``keyed.py``).
+        keyed(_item_tag, [["type"], ["role"]], {role: "message" for role in get_args(Role)}),
         custom_error_type="invalid_item",
         custom_error_message="Unsupported or missing input item type",
     ),

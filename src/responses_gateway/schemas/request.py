@@ -20,6 +20,7 @@ from responses_gateway.schemas.base import (
     json_safe,
 )
 from responses_gateway.schemas.items import InputItem
+from responses_gateway.schemas.keyed import KeyedJson, keyed
 
 HOSTED_TOOL_TYPES = frozenset(
     {
@@ -134,13 +135,16 @@ def _tool_tag(value: Any) -> str:
     return _TOOL_TAGS.get(kind, "HostedTool") if isinstance(kind, str) else "HostedTool"
 
 
+# Keyed by type (``keyed.py``): the known ones; any other is a HostedTool too, found by _tool_tag.
+_KEYED_TOOL_TAGS = _TOOL_TAGS | {kind: "HostedTool" for kind in (*HOSTED_TOOL_TYPES, "tool_search")}
+
 Tool = Annotated[
     Annotated[FunctionTool, Tag("FunctionTool")]
     | Annotated[CustomTool, Tag("CustomTool")]
     | Annotated[NamespaceTool, Tag("NamespaceTool")]
     | Annotated[McpTool, Tag("McpTool")]
     | Annotated[HostedTool, Tag("HostedTool")],
-    Discriminator(_tool_tag),
+    Discriminator(keyed(_tool_tag, "type", _KEYED_TOOL_TAGS)),
 ]
 
 
@@ -220,7 +224,7 @@ class ReasoningConfig(_Model):
     summary: Literal["auto", "concise", "detailed"] | None = None
 
 
-class CreateResponseRequest(_Model):
+class CreateResponseRequest(KeyedJson, _Model):
     model: ModelName
     input: str | list[InputItem]
     instructions: str | None = None

@@ -42,7 +42,9 @@ FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
 
 
 def normalise_item(item: BaseModel) -> dict[str, Any]:
-    data = item.model_dump(exclude_none=True)
+    # The serializer itself, not model_dump's wrapper around it: 8,000 instead of 13,800
+    # instructions per item (callgrind, bench/codex_request.py's 100 items).
+    data: dict[str, Any] = item.__pydantic_serializer__.to_python(item, exclude_none=True)
     if data["type"] == "message" and isinstance(data["content"], str):
         part: dict[str, Any] = {"type": "input_text", "text": data["content"]}
         if data["role"] == "assistant":

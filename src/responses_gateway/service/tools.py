@@ -129,11 +129,7 @@ async def build_catalog(
     _refuse_choice(request, found)
     bindings: list[McpBinding] = []
     labels: dict[int, str] = {}
-    listings = {
-        item["server_label"]: item["tools"]
-        for item in context
-        if item.get("type") == "mcp_list_tools" and not item.get("error")
-    }
+    listings = _listings(context) if found.mcp else {}
     for param, tool in found.mcp:
         binding = await _bind(tool, param, bindings, policy, default_approval)
         binding.tools = listings.get(binding.label)
@@ -141,7 +137,7 @@ async def build_catalog(
         labels[id(tool)] = binding.label
     echoed = [
         echo_tool(tool, labels.get(id(tool)))
-        if isinstance(tool, FunctionTool | McpTool)
+        if isinstance(tool, (FunctionTool, McpTool))
         else echo_shape(tool)
         for tool in request.tools
     ]
@@ -149,6 +145,15 @@ async def build_catalog(
         found.client, bindings, found.namespaces, found.web_search, found.web_domains
     )
     return catalog, echoed
+
+
+def _listings(context: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The context's MCP listings by server label (the last one of each)."""
+    return {
+        item["server_label"]: item["tools"]
+        for item in context
+        if item.get("type") == "mcp_list_tools" and not item.get("error")
+    }
 
 
 async def _bind(
@@ -190,6 +195,8 @@ def approved_calls(
     catalog: ToolCatalog, context: list[dict[str, Any]], new_items: list[dict[str, Any]]
 ) -> list[PlannedCall]:
     """The calls this turn's ``mcp_approval_response`` items approve, ready to run."""
+    if not any(item["type"] == "mcp_approval_response" for item in new_items):
+        return []  # the context is not searched (a Codex-sized one holds hundreds of items)
     requests = {item["id"]: item for item in context if item.get("type") == "mcp_approval_request"}
     executed = {
         item.get("approval_request_id") for item in context if item.get("type") == "mcp_call"

@@ -1,0 +1,96 @@
+"""The keyed parse of the create body (``schemas/keyed.py``) answers as the model's own validator:
+the same request for every body either accepts, the same errors for every body it refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from pydantic import ValidationError
+
+from responses_gateway.schemas.keyed import _validator
+from responses_gateway.schemas.request import CreateResponseRequest
+
+_FUNCTION = {"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}
+_NAMESPACE = {"type": "namespace", "name": "ns", "tools": [_FUNCTION]}
+_CUSTOM = {"type": "custom", "name": "apply_patch", "format": {"type": "text"}}
+
+# Bodies the keyed copy takes itself: every item and tool is decided by a key.
+KEYED = [
+    {"model": "m", "input": "hi"},
+    {
+        "model": "m",
+        "input": [
+            {"type": "message", "role": "user", "content": "hi"},
+            {"role": "developer", "content": [{"type": "input_text", "text": "be brief"}]},
+            {"role": "assistant", "content": [{"type": "output_text", "text": "ok"}]},
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t"}]},
+            {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c", "output": "4"},
+            {"type": "custom_tool_call", "call_id": "p", "name": "apply_patch", "input": "x"},
+            {"type": "custom_tool_call_output", "call_id": "p", "output": "done"},
+            {"type": "item_reference", "id": "msg_1"},
+        ],
+        "tools": [_FUNCTION, _NAMESPACE, _CUSTOM, {"type": "web_search"}, {"type": "tool_search"}],
+    },
+]
+# Bodies it leaves to the model's validator, which accepts them.
+UNKEYED = [
+    {"model": "m", "input": [{"id": "msg_1"}]},  # a typeless item reference
+    {"model": "m", "input": [{"type": None, "role": "user", "content": "hi"}]},
+    {"model": "m", "input": "hi", "tools": [{"type": "a_tool_from_the_future", "x": 1}]},
+]
+REFUSED = [
+    {"model": "m", "input": [{"role": "bot", "content": "hi"}]},
+    {"model": "m", "input": [{"type": "message", "role": "user", "content": 5}]},
+    {"model": "m", "input": [{"content": "hi"}]},
+    {"model": "m", "input": [{"type": "nonsense"}]},
+    {"model": "m", "input": ["text"]},
+    {"model": "m", "input": "hi", "tools": [{"type": "function", "name": "bad name"}]},
+    {"model": "m", "input": "hi", "tools": [{"type": "function", "name": "f", "parameters": 1}]},
+    {"model": "m", "input": "hi", "tools": [dict(_NAMESPACE, tools=[{"type": "mcp"}])]},
+    {"model": "m", "input": "hi", "tools": [{"name": "f"}]},
+    {"model": "m", "input": "hi", "stream": "yes"},
+]
+
+
+def _raw(body: dict[str, Any]) -> bytes:
+    return orjson.dumps(body)
+
+
+def _own(raw: bytes) -> CreateResponseRequest:
+    request: CreateResponseRequest = CreateResponseRequest.__pydantic_validator__.validate_json(raw)
+    return request
+
+
+@pytest.mark.parametrize("body", KEYED)
+def test_keyed_bodies_parse_as_the_model_does(body: dict[str, Any]) -> None:
+    raw = _raw(body)
+    keyed = _validator(CreateResponseRequest).validate_json(raw)
+    assert type(keyed) is CreateResponseRequest
+    assert keyed == _own(raw) == CreateResponseRequest.model_validate_json(raw)
+
+
+def test_duplicate_keys_parse_as_the_model_does() -> None:
+    raw = b'{"model":"m","input":[{"type":"message","type":"function_call","call_id":"c",'
+    raw += b'"name":"f","arguments":""}]}'
+    assert CreateResponseRequest.model_validate_json(raw) == _own(raw)
+
+
+@pytest.mark.parametrize("body", UNKEYED)
+def test_other_bodies_fall_back_to_the_model(body: dict[str, Any]) -> None:
+    raw = _raw(body)
+    with pytest.raises(ValidationError):
+        _validator(CreateResponseRequest).validate_json(raw)
+    assert CreateResponseRequest.model_validate_json(raw) == _own(raw)
+
+
+@pytest.mark.parametrize("body", REFUSED)
+def test_refusals_are_the_models_own(body: dict[str, Any]) -> None:
+    raw = _raw(body)
+    with pytest.raises(ValidationError) as own:
+        _own(raw)
+    with pytest.raises(ValidationError) as keyed:
+        CreateResponseRequest.model_validate_json(raw)
+    assert keyed.value.errors() == own.value.errors()
