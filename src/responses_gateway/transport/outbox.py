@@ -18,7 +18,8 @@ SendText = Callable[[str], Awaitable[None]]
 
 
 class Outbox:
-    def __init__(self, budget_bytes: int, on_overflow: Callable[[], None]) -> None:
+    def __init__(self, budget_bytes: float, on_overflow: Callable[[], None]) -> None:
+        """``budget_bytes``: ``math.inf`` for no bound."""
         self._budget = budget_bytes
         self._on_overflow = on_overflow
         self._frames: collections.deque[bytes] = collections.deque()
@@ -50,6 +51,23 @@ class Outbox:
         if not self.overflowed:
             self.close_code, self.close_reason = code, reason
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def wait(self) -> None:
+        """Until a frame waits or the outbox is closed."""
+        if not self._frames and not self._closed:
+            self._ready = anyio.Event()
+            await self._ready.wait()
+
+    def take(self) -> bytes:
+        """Every frame waiting, joined, in order (for a byte stream, where frames have no edges)."""
+        frames = b"".join(self._frames)
+        self._frames.clear()
+        self._queued = 0
+        return frames
+
     async def pump(self, send: SendText) -> None:
         """Send frames in order, each as one text message, until closed and drained."""
         while True:
@@ -59,5 +77,4 @@ class Outbox:
                 self._queued -= len(frame)
             if self._closed:
                 return
-            self._ready = anyio.Event()
-            await self._ready.wait()
+            await self.wait()
