@@ -98,6 +98,8 @@ class UpstreamClient:
                 while True:
                     data = await response.content.readany()
                     for line in lines.feed(data or b"\n"):  # b"" is the end: it ends a last line
+                        if not line:
+                            continue  # the blank line after each event
                         chunk = progress.parse(line)
                         if chunk is not None:
                             yield chunk

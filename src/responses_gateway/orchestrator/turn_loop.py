@@ -98,8 +98,9 @@ class Orchestrator:
         """Run to a final status without announcing it: the caller stores, then emits
         ``terminal_event(snapshot)``, so a client never sees ``completed`` for a row not written.
         A ``GatewayError`` ends the response ``failed``, the error kept on ``state.failure``."""
-        emit(events.lifecycle("created", state.snapshot()))
-        emit(events.lifecycle("in_progress", state.snapshot()))
+        response = state.snapshot()  # one for both: each event is encoded as it is emitted
+        emit(events.lifecycle("created", response))
+        emit(events.lifecycle("in_progress", response))
         try:
             if turn.compact_only or turn.compact_first:
                 await self._compact(turn, state, emit)
