@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import anyio
+
 from responses_gateway import events
 from responses_gateway.chat.messages import ChatHistory, McpNames, to_chat_messages
 from responses_gateway.chat.payload import chat_payload
@@ -98,8 +100,9 @@ class Orchestrator:
         """Run to a final status without announcing it: the caller stores, then emits
         ``terminal_event(snapshot)``, so a client never sees ``completed`` for a row not written.
         A ``GatewayError`` ends the response ``failed``, the error kept on ``state.failure``."""
-        emit(events.lifecycle("created", state.snapshot()))
-        emit(events.lifecycle("in_progress", state.snapshot()))
+        response = state.snapshot()  # one for both: each event is encoded as it is emitted
+        emit(events.lifecycle("created", response))
+        emit(events.lifecycle("in_progress", response))
         try:
             if turn.compact_only or turn.compact_first:
                 await self._compact(turn, state, emit)
@@ -175,9 +178,7 @@ class Orchestrator:
         parser = ReplyParser()
         if request.stream:
             try:
-                async for chunk in self._upstream.stream(payload):
-                    for event in writer.feed(parser.feed_chunk(chunk)):
-                        emit(event)
+                await self._stream_round(payload, parser, writer, emit)
             except GatewayError:
                 for event in writer.abort():  # the failed snapshot keeps what had arrived
                     emit(event)
@@ -193,6 +194,22 @@ class Orchestrator:
         state.add_usage(usage_from_chat(parser.usage))
         state.incomplete_reason = reason
         return writer
+
+    async def _stream_round(
+        self, payload: dict[str, Any], parser: ReplyParser, writer: RoundWriter, emit: EventSink
+    ) -> None:
+        """Events as the chunks arrive. After the round's first events the loop runs once, so
+        they are written before the rest of a burst is parsed (measured on the benchmark's
+        upstream, which sends a whole answer at once: the first text delta went out ~0.3 ms
+        sooner, for one pass of the loop)."""
+        waiting = True
+        async for chunk in self._upstream.stream(payload):
+            out = writer.feed(parser.feed_chunk(chunk))
+            for event in out:
+                emit(event)
+            if out and waiting:
+                waiting = False
+                await anyio.lowlevel.checkpoint()
 
     def payload(
         self,
