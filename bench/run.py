@@ -242,7 +242,7 @@ def _start_py_spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
             "--format",
             "raw",
             "--rate",
-            "250",
+            os.environ.get("PYSPY_RATE", "250"),
             "--nonblocking",
             "--gil",
             "--output",
@@ -925,8 +925,6 @@ async def bench(
     say()
     say(f"Gateway memory: peak RSS (VmHWM) {hwm / 1024:.1f} MiB, current RSS {rss / 1024:.1f} MiB")
     say()
-    for line in tool_mapping.report(200 if args.quick else 2000):
-        say(line)
     from websocket_loop import report as websocket_report  # after the memory figure: it adds
 
     await websocket_report(gw_port, pid, loops=3 if args.quick else 20, turns=20)
@@ -1004,6 +1002,8 @@ def main() -> int:
     import reasoning_phase  # bench/ is on the path when run as a script
 
     reasoning_phase.main(args.quick)
+    for line in tool_mapping.report(200 if args.quick else 2000):  # its own event loop: here
+        say(line)
 
     if args.background:
         import background

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from responses_gateway.config import Settings
-from responses_gateway.store.urls import alembic_url, postgres_dsn, sqlite_path
+from responses_gateway.store.urls import alembic_url, postgres_dsn, redacted, sqlite_path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -55,3 +55,29 @@ def test_database_url_spellings() -> None:
     assert alembic_url("postgresql://u:p@db/g") == "postgresql+asyncpg://u:p@db/g"
     assert alembic_url("sqlite+aiosqlite:///./x.db") == "sqlite:///./x.db"
     assert str(sqlite_path("sqlite:////var/lib/gateway.db")) == "/var/lib/gateway.db"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u:p@db:5433/g",
+        "postgresql+asyncpg://user:p%40ss%2Fw@[::1]:5432/my%20db?sslmode=require&b=2&a=1&a=0",
+        "postgresql://u@/g?host=/var/run/postgresql",
+        "postgresql://db/g",
+        "sqlite+aiosqlite:///./x.db?mode=rwc",
+        "sqlite:////var/lib/gate way.db",
+    ],
+)
+def test_urls_are_read_and_written_as_sqlalchemy_does(url: str) -> None:
+    """``store/urls.py`` parses URLs itself (SQLAlchemy stays off the serving process)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    driver = "sqlite" if parsed.get_backend_name() == "sqlite" else "postgresql+asyncpg"
+    assert alembic_url(url) == parsed.set(drivername=driver).render_as_string(hide_password=False)
+    assert redacted(url) == parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        assert sqlite_path(url) == Path(str(parsed.database))
+    else:
+        expected = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+        assert postgres_dsn(url) == expected

@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
+from responses_gateway.errors import UpstreamError
+from responses_gateway.upstream import MAX_UPSTREAM_LINE_BYTES, LineSplitter
 from tests.conftest import Gateway, custom_gateway
 from tests.support.checks import read_sse
 from tests.support.upstream import Reply, ScriptedUpstream
@@ -78,3 +80,23 @@ def test_a_total_deadline_beyond_the_read_timeout(
     answer = _create(tight)
     assert answer.status_code == 504, answer.text
     assert answer.json()["error"]["code"] == "upstream_timeout"
+
+
+def test_stream_lines_cut_between_reads_are_joined() -> None:
+    lines = LineSplitter()
+    assert lines.feed(b'data: {"a"') == []
+    assert lines.feed(b":1}\n\nda") == [b'data: {"a":1}', b""]
+    assert lines.feed(b"ta: [DONE]") == []
+    assert lines.feed(b"\n") == [b"data: [DONE]"]  # the end of the body ends a last line
+
+
+@pytest.mark.parametrize("reads", [1, 3])
+def test_a_stream_line_over_the_bound_is_refused(reads: int) -> None:
+    """D7's bound: a line over MAX_UPSTREAM_LINE_BYTES, whole in one read or still arriving."""
+    lines = LineSplitter()
+    body = b"x" * (MAX_UPSTREAM_LINE_BYTES + 1) + b"\n"
+    cut = len(body) // reads + 1
+    with pytest.raises(UpstreamError) as raised:
+        for start in range(0, len(body), cut):
+            lines.feed(body[start : start + cut])
+    assert raised.value.code == "upstream_line_too_long"

@@ -16,18 +16,23 @@ import pytest
 from responses_gateway.config import Settings
 from responses_gateway.mcp import (
     EgressPolicy,
-    GuardedBackend,
     McpListError,
     McpParams,
     McpServer,
-    McpSessions,
     McpUrlRefused,
-    build_http_client,
     egress,
+)
+from responses_gateway.mcp.calls import truncate_utf8
+from responses_gateway.mcp.client import McpSessions
+from responses_gateway.mcp.egress import (
+    BodyTooLarge,
+    CappedTransport,
+    EgressDenied,
+    GuardedBackend,
+    IPAddress,
+    build_http_client,
     vet_server_url,
 )
-from responses_gateway.mcp.client import truncate_utf8
-from responses_gateway.mcp.egress import BodyTooLarge, CappedTransport, EgressDenied, IPAddress
 from tests.support.mcp_servers import McpTestServers, running_mcp_servers
 
 pytestmark = pytest.mark.anyio

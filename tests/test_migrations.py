@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,21 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from responses_gateway.store.migrations import alembic_config, migrate
+from responses_gateway.store.database import open_database
+from responses_gateway.store.migrations import (
+    alembic_config,
+    head_revision,
+    migrate,
+    schema_revision,
+)
 from responses_gateway.store.tables import metadata
 from responses_gateway.store.urls import alembic_url, is_sqlite
-from tests.conftest import scratch_postgres
+from tests.conftest import TEST_SEALING_KEY, scratch_postgres
+from tests.support.process import cli, free_port
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -66,3 +75,34 @@ def test_upgrade_downgrade_upgrade_without_drift(empty_database: str) -> None:
     migrate(empty_database)
     tables, diff = _schema(empty_database)
     assert {"responses", "response_items"} <= tables and diff == []
+
+
+def test_the_head_read_from_the_scripts_is_alembics() -> None:
+    """``serve`` compares the schema with it to decide whether Alembic must run at all."""
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite:///unused.db"))
+    assert head_revision() == scripts.get_current_head()
+
+
+def test_schema_revision_without_and_with_migrations(empty_database: str) -> None:
+    async def revision() -> str | None:
+        database = await open_database(empty_database, pool_size=1)
+        try:
+            return await schema_revision(database)
+        finally:
+            await database.close()
+
+    assert asyncio.run(revision()) is None
+    migrate(empty_database)
+    assert asyncio.run(revision()) == head_revision()
+
+
+def test_serve_stops_on_a_schema_these_scripts_do_not_know(tmp_path: Path) -> None:
+    """Alembic's own error, from the child process ``serve`` runs it in, stops the start."""
+    url = f"sqlite:///{tmp_path / 'ahead.db'}"
+    migrate(url)
+    with sqlite3.connect(tmp_path / "ahead.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '9999'")
+    env = {"GATEWAY_DATABASE_URL": url, "GATEWAY_SEALING_KEYS": TEST_SEALING_KEY}
+    result = cli("serve", "--port", str(free_port()), env=env)
+    assert result.returncode != 0
+    assert "9999" in result.stderr and "responses-gateway migrate failed" in result.stderr

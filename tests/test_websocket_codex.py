@@ -3,8 +3,8 @@ continued with ``previous_response_id`` and only the new input, and no fallback 
 
 Codex is the npm ``@openai/codex`` that the client suite installs into
 ``~/.cache/responses-gateway/clients-<hash>/`` (``tests/clients/install.sh``); without it this
-skips. Until namespace and hosted tools are supported, the config turns off the Codex features
-that send them (``web_search``, sub-agents, apps…)."""
+skips. The config is Codex's default but for the provider: its sub-agent ``namespace`` tools and
+hosted ``web_search`` go over the socket as over HTTP."""
 
 from __future__ import annotations
 
@@ -25,8 +25,6 @@ from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 CACHE = Path(os.environ.get("RESPONSES_GATEWAY_CACHE", Path.home() / ".cache/responses-gateway"))
-OFF = ["multi_agent", "image_generation", "goals", "apps", "plugins", "browser_use"]
-OFF += ["computer_use", "tool_suggest", "skill_search", "sleep_tool", "in_app_browser"]
 
 
 class Recorder:
@@ -68,10 +66,8 @@ def recorded(database_url: str, upstream: ScriptedUpstream) -> Iterator[tuple[st
 
 
 def config(base_url: str) -> str:
-    features = "".join(f"{name} = false\n" for name in OFF)
     return f"""model = "qwen3-coder"
 model_provider = "gateway"
-web_search = "disabled"
 
 [model_providers.gateway]
 name = "responses-gateway"
@@ -80,9 +76,7 @@ wire_api = "responses"
 supports_websockets = true
 request_max_retries = 0
 stream_max_retries = 0
-
-[features]
-{features}"""
+"""
 
 
 def test_codex_runs_a_tool_turn_over_one_websocket(
@@ -119,6 +113,7 @@ def test_codex_runs_a_tool_turn_over_one_websocket(
     # Codex warms up (generate: false), chains its turn from that, then sends the tool output.
     warm_up, turn, output = creates
     assert warm_up["generate"] is False and warm_up["store"] is False
+    assert {"namespace", "web_search"} <= {tool["type"] for tool in turn["tools"]}  # the defaults
     assert "previous_response_id" not in warm_up and turn["previous_response_id"]
     assert output["previous_response_id"] not in (None, turn["previous_response_id"])
     assert [item["type"] for item in output["input"]] == ["function_call_output"]

@@ -53,14 +53,16 @@ def main(argv: list[str] | None = None) -> None:
         older = args.older_than if args.older_than is not None else settings.retention_days * 86400
         print(asyncio.run(_purge(settings, older or None, dry_run=args.dry_run)))
         return
-    from responses_gateway.store.migrations import migrate
+    from responses_gateway.store.migrations import migrate, migrate_if_behind
 
-    if args.command == "migrate" or not args.no_migrate:
+    if args.command == "migrate":
         migrate(settings.database_url)
-    if args.command == "serve":
-        from responses_gateway.serving import serve
+        return
+    if not args.no_migrate:
+        migrate_if_behind(settings.database_url)  # Alembic stays out of the serving process
+    from responses_gateway.serving import serve
 
-        serve(settings, args.host, args.port, args.workers)
+    serve(settings, args.host, args.port, args.workers)
 
 
 def _check(settings: Settings) -> bool:

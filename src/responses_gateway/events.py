@@ -40,11 +40,14 @@ _TEXT_EVENTS = {
 }
 
 
+_DELTA_TYPES = {part: prefix + ".delta" for part, (prefix, _) in _TEXT_EVENTS.items()}
+
+
 def text_delta(
     part_type: str, item_id: str, output_index: int, content_index: int, delta: str
 ) -> Event:
     event: Event = {
-        "type": _TEXT_EVENTS[part_type][0] + ".delta",
+        "type": _DELTA_TYPES[part_type],
         "item_id": item_id,
         "output_index": output_index,
         "content_index": content_index,

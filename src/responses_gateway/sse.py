@@ -1,8 +1,9 @@
 """Server-sent events on the wire: ``event:`` line, one-line JSON ``data:``, ``\\n`` endings,
-one write per event, ``sequence_number`` from 0, and ``data: [DONE]`` at the end.
+``sequence_number`` from 0, and ``data: [DONE]`` at the end.
 
-``EventStreamResponse`` runs the producer in its own task and watches for the client going away:
-on a disconnect the producer is cancelled (which stops the upstream call) and the response ends.
+``EventStreamResponse`` runs the producer in the request's own task, a sender beside it and a
+watcher for the client going away: on a disconnect the producer is cancelled (which stops the
+upstream call) and the response ends. The sender writes every event waiting as one body message.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from collections.abc import Awaitable, Callable
 
 import anyio
 import orjson
-from anyio.streams.memory import MemoryObjectSendStream
+from anyio.abc import TaskGroup
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from responses_gateway.events import Event
+from responses_gateway.transport.outbox import Outbox
 
 EventSink = Callable[[Event], None]
 Producer = Callable[[EventSink], Awaitable[None]]
@@ -35,21 +37,26 @@ def event_json(event: Event, sequence_number: int) -> bytes:
 
 
 def encode(event: Event, sequence_number: int) -> bytes:
+    # One %-format, not four concatenations: measured 7,200 -> 6,200 instructions an event.
     kind: str = event["type"]
-    return b"event: " + kind.encode() + b"\ndata: " + event_json(event, sequence_number) + b"\n\n"
+    return b"event: %b\ndata: %b\n\n" % (kind.encode(), event_json(event, sequence_number))
 
 
 class SseEncoder:
     """The ``emit`` given to the orchestrator: encodes at once, so later mutations of live
     items cannot leak into an event already emitted."""
 
-    def __init__(self, sink: MemoryObjectSendStream[bytes], first: int = 0) -> None:
-        self._sink = sink
+    def __init__(self, outbox: Outbox, first: int = 0) -> None:
+        self._put = outbox.put
         self._next = first
 
     def __call__(self, event: Event) -> None:
-        self._sink.send_nowait(encode(event, self._next))
+        self._put(encode(event, self._next))
         self._next += 1
+
+
+def _never() -> None:
+    raise AssertionError("an unbounded outbox never overflows")
 
 
 class EventStreamResponse(Response):
@@ -64,23 +71,37 @@ class EventStreamResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Unbounded: events are small and a response's output is bounded; the producer must never
         # block on a slow reader while it holds an upstream stream open.
-        sink, source = anyio.create_memory_object_stream[bytes](math.inf)
-        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        outbox = Outbox(math.inf, on_overflow=_never)
         async with anyio.create_task_group() as group:
+            group.start_soon(_send_events, outbox, send, receive, group)
+            # Here rather than in a task of its own: measured, starting it in a task put ~90 µs
+            # (one pass of the event loop, and the head's write) before the upstream request.
+            try:
+                await self._producer(SseEncoder(outbox, self._first))
+            finally:
+                outbox.close()
 
-            async def produce() -> None:
-                with sink:
-                    await self._producer(SseEncoder(sink, self._first))
 
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                group.cancel_scope.cancel()
+async def _send_events(outbox: Outbox, send: Send, receive: Receive, group: TaskGroup) -> None:
+    """The head, then each time the sender runs, every event waiting as one message (measured:
+    a message per event cost ~30 µs each through the middleware and a write), ``[DONE]`` with
+    the last ones; then the response is over."""
+    # First, one pass of the loop: aiohttp writes a request's body in a task of its own, which
+    # then goes before the head (measured: the upstream request left ~60 µs sooner). The
+    # watcher is started from here too, off the way to the upstream (a task costs ~17 µs).
+    await anyio.lowlevel.checkpoint()
+    await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+    group.start_soon(_watch_disconnect, receive, group.cancel_scope)
+    while True:
+        await outbox.wait()
+        if outbox.closed:
+            break
+        await send({"type": "http.response.body", "body": outbox.take(), "more_body": True})
+    await send({"type": "http.response.body", "body": outbox.take() + DONE, "more_body": False})
+    group.cancel_scope.cancel()  # the watcher
 
-            group.start_soon(produce)
-            group.start_soon(watch_disconnect)
-            async with source:
-                async for chunk in source:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            await send({"type": "http.response.body", "body": DONE, "more_body": False})
-            group.cancel_scope.cancel()
+
+async def _watch_disconnect(receive: Receive, disconnected: anyio.CancelScope) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+    disconnected.cancel()

@@ -1,29 +1,20 @@
-"""The gateway's own web search: a SearXNG-compatible JSON endpoint (``GATEWAY_WEB_SEARCH_URL``).
+"""The gateway's own web search (``GATEWAY_WEB_SEARCH_URL``): its results, as the orchestrator
+sees them, and the configured backend (``searxng.py``).
 
-``GET {url}?q=…&format=json`` → ``{"results": [{"url", "title", "content"}, …]}``. The URL is the
-operator's, not a caller's, so private addresses are allowed (a SearXNG beside the gateway is the
-usual set-up); the connection still goes through the MCP egress guard with that one host allowed:
-no other host, no redirects, no proxies from the environment, a capped body.
+The backend's HTTP client is imported only when a search URL is configured: it goes through the
+MCP egress guard, which imports httpx2 and httpcore2 (3 MB of RSS, measured).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
-import anyio
-import httpx2
-import orjson
-
-from responses_gateway.mcp import EgressPolicy, build_http_client
-from responses_gateway.mcp.client import truncate_utf8
-from responses_gateway.mcp.egress import BodyTooLarge
+from responses_gateway.mcp.calls import truncate_utf8
 
 if TYPE_CHECKING:
     from responses_gateway.config import Settings
-
-MAX_RESULTS = 8
+    from responses_gateway.searxng import SearxngSearch
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,83 +26,6 @@ class SearchResult:
 
 class SearchFailed(Exception):
     """The search could not be run; the message is safe to show the model (no URL in it)."""
-
-
-@dataclass(frozen=True)
-class SearxngSearch:
-    url: str
-    connect_timeout: float
-    timeout: float
-    max_bytes: int
-
-    def __post_init__(self) -> None:
-        parsed = httpx2.URL(self.url)
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise ValueError("GATEWAY_WEB_SEARCH_URL must be an http(s) URL")
-
-    @property
-    def _policy(self) -> EgressPolicy:
-        host = httpx2.URL(self.url).host.lower().rstrip(".")
-        return EgressPolicy(allow_private_networks=True, allowed_hosts=(host,))
-
-    async def search(self, query: str, domains: tuple[str, ...] = ()) -> list[SearchResult]:
-        """The top results; with ``domains``, only those on them or their subdomains."""
-        client = build_http_client(
-            headers={"accept": "application/json"},
-            policy=self._policy,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.timeout,
-            max_body_bytes=self.max_bytes,
-        )
-        try:
-            async with client:
-                with anyio.fail_after(self.timeout):
-                    response = await client.get(self.url, params={"q": query, "format": "json"})
-        except TimeoutError:
-            raise SearchFailed("the search timed out") from None
-        except BodyTooLarge:
-            raise SearchFailed("the search backend's answer was too large") from None
-        except httpx2.HTTPError as exc:
-            reason = f"the search backend could not be reached ({type(exc).__name__})"
-            raise SearchFailed(reason) from None
-        if response.status_code != 200:
-            raise SearchFailed(f"the search backend answered HTTP {response.status_code}")
-        return _results(response.content, domains)
-
-
-def _allowed(url: str, domains: tuple[str, ...]) -> bool:
-    if not domains:
-        return True
-    host = urlsplit(url).hostname or ""
-    return any(host == domain or host.endswith("." + domain) for domain in domains)
-
-
-def _results(body: bytes, domains: tuple[str, ...]) -> list[SearchResult]:
-    try:
-        data: Any = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise SearchFailed("the search backend did not answer JSON") from None
-    entries = data.get("results") if isinstance(data, dict) else None
-    if not isinstance(entries, list):
-        raise SearchFailed("the search backend's answer has no results list")
-    out: list[SearchResult] = []
-    for entry in entries:
-        if (
-            isinstance(entry, dict)
-            and isinstance(entry.get("url"), str)
-            and _allowed(entry["url"], domains)
-        ):
-            title, content = entry.get("title"), entry.get("content")
-            out.append(
-                SearchResult(
-                    entry["url"],
-                    title if isinstance(title, str) else "",
-                    content if isinstance(content, str) else "",
-                )
-            )
-        if len(out) == MAX_RESULTS:
-            break
-    return out
 
 
 def render_results(query: str, results: list[SearchResult], max_bytes: int) -> str:
@@ -128,6 +42,8 @@ def web_searcher(settings: Settings) -> SearxngSearch | None:
     """The configured search backend; it shares the MCP call's timeouts and output cap."""
     if not settings.web_search_url:
         return None
+    from responses_gateway.searxng import SearxngSearch
+
     return SearxngSearch(
         settings.web_search_url,
         connect_timeout=settings.mcp_connect_timeout,

@@ -4,19 +4,42 @@ are still in use keep their whole history, and a purged response is gone from ev
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import openai
 import pytest
 
 from responses_gateway.app import create_app
 from responses_gateway.store.database import Query
-from tests.conftest import Gateway, gateway_settings
+from responses_gateway.store.migrations import migrate
+from tests.conftest import Gateway, custom_gateway, gateway_settings, scratch_postgres
 from tests.support.database import read_database, with_database
 from tests.support.process import cli
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import ScriptedUpstream
 
 DAY = 86400
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of this module's own: a purge counts every old row, other tests' too."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('retention') / 'gateway.db'}"
+        migrate(url)
+        yield url
+        return
+    with scratch_postgres("gateway_retention") as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture(scope="module")
+def gateway(database_url: str, upstream_server: ScriptedUpstream) -> Iterator[Gateway]:
+    with custom_gateway(database_url, upstream_server.base_url) as running:
+        yield running
 
 
 def _age(url: str, row_id: str, days: float, table: str = "responses") -> None:

@@ -15,9 +15,13 @@ from responses_gateway.errors import GatewayError, error_envelope
 log = logging.getLogger("responses_gateway")
 
 
+def gateway_error_response(exc: GatewayError) -> Response:
+    return JSONBody(exc.envelope(), status_code=exc.status_code, headers=exc.headers or None)
+
+
 async def _gateway_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
-    return JSONBody(exc.envelope(), status_code=exc.status_code, headers=exc.headers or None)
+    return gateway_error_response(exc)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1")
 
 
 @router.post("/responses", response_model=None)
-async def create_response(request: Request) -> Any:
+async def create_response(request: Request) -> Response:
     """Create a response, as JSON or as an event stream."""
     owner = authenticate(request)
     body = await parse_body(request, CreateResponseRequest)

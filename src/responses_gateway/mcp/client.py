@@ -8,6 +8,9 @@ Callers only ever use the session object, which is safe to share between tasks.
 
 The owner runs in a shielded scope with its own deadlines, so cancelling the request (client
 disconnect) still lets it send the session DELETE, but never for longer than ``CLOSE_GRACE``.
+
+This module imports the MCP SDK (21 MB of RSS, measured): the serving path imports it only through
+``mcp.open_sessions``, when a request first has an MCP tool.
 """
 
 from __future__ import annotations
@@ -17,9 +20,7 @@ import json
 import logging
 import math
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
@@ -32,7 +33,17 @@ from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from responses_gateway import __version__
-from responses_gateway.mcp.egress import EgressPolicy, HttpStatusLog, build_http_client
+from responses_gateway.mcp.calls import (
+    CALL_GRACE,
+    McpCallOutcome,
+    McpListError,
+    McpParams,
+    McpServer,
+    ServerKey,
+    status_text,
+    truncate_utf8,
+)
+from responses_gateway.mcp.egress import HttpStatusLog, build_http_client
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -44,91 +55,13 @@ logger = logging.getLogger("responses_gateway.mcp")
 # message at DEBUG/INFO; keep it at WARNING like httpx2/httpcore2 (see ``create_app``).
 logging.getLogger("mcp.client").setLevel(logging.WARNING)
 
-Transport = Literal["auto", "sse"]
-ServerKey = tuple[str, str, tuple[tuple[str, str], ...]]
-
 # The spec's back-compat rule (2025-11-25): fall back to HTTP+SSE only on these; 401/403 are auth.
 FALLBACK_STATUSES = frozenset({400, 404, 405})
 MAX_LIST_PAGES = 10
 CLOSE_GRACE = 5.0  # seconds an owner may spend on DELETE and teardown
-_CALL_GRACE = 5.0  # slack over the SDK's own per-call timeout before we give up ourselves
-_MIN_BODY_CAP = 4 * 1024 * 1024
 _SDK_HTTP_STAND_INS = frozenset(
     {"Server returned an error response", "Not Found", "Session terminated"}
 )
-_TRUNCATED = "\n…[output truncated by responses-gateway: {} bytes omitted]"
-
-
-@dataclass(frozen=True)
-class McpServer:
-    """One MCP server as the request names it; ``headers`` already include ``Authorization``."""
-
-    label: str
-    url: str
-    transport: Transport = "auto"
-    headers: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def key(self) -> ServerKey:
-        """Servers with equal keys share one session within a request."""
-        return (self.url, self.transport, self.headers)
-
-
-@dataclass(frozen=True)
-class McpParams:
-    """The MCP knobs of ``Settings``, separable so tests and callers can pass their own."""
-
-    policy: EgressPolicy
-    call_timeout: float = 60.0
-    connect_timeout: float = 10.0
-    list_timeout: float = 30.0
-    max_output_bytes: int = 1024 * 1024
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> McpParams:
-        return cls(
-            policy=EgressPolicy.from_settings(settings),
-            call_timeout=settings.mcp_call_timeout,
-            connect_timeout=settings.mcp_connect_timeout,
-            list_timeout=settings.mcp_list_timeout,
-            max_output_bytes=settings.mcp_max_output_bytes,
-        )
-
-    @property
-    def read_timeout(self) -> float:
-        """HTTP read timeout: a POST answered by SSE may stay silent for a whole call."""
-        return max(self.call_timeout, self.list_timeout) + _CALL_GRACE
-
-    @property
-    def max_body_bytes(self) -> int:
-        return max(_MIN_BODY_CAP, 4 * self.max_output_bytes)
-
-
-class McpListError(Exception):
-    """Listing tools failed; the message is safe to show to the API caller."""
-
-    def __init__(self, server_label: str, reason: str) -> None:
-        super().__init__(f"Error retrieving tool list from MCP server: '{server_label}'. {reason}")
-        self.server_label = server_label
-        self.reason = reason
-
-
-@dataclass
-class McpCallOutcome:
-    """What an ``mcp_call`` item carries: ``output`` on success, else an OpenAI-shaped ``error``;
-    ``images`` (data URLs) are for the model only, since ``mcp_call.output`` is a string."""
-
-    output: str | None
-    error: dict[str, Any] | None
-    images: list[str] = field(default_factory=list)
-
-    @classmethod
-    def protocol_error(cls, code: int, message: str) -> McpCallOutcome:
-        return cls(None, {"type": "mcp_protocol_error", "code": code, "message": message})
-
-    @classmethod
-    def http_error(cls, status: int) -> McpCallOutcome:
-        return cls(None, {"type": "http_error", "code": status, "message": _status_text(status)})
 
 
 class _ConnectFailed(Exception):
@@ -333,7 +266,7 @@ class McpSessions:
             session = await connection.session()
         except _ConnectFailed as exc:
             return exc.outcome()
-        with anyio.move_on_after(self._params.call_timeout + _CALL_GRACE):
+        with anyio.move_on_after(self._params.call_timeout + CALL_GRACE):
             return await self._call(connection, session, name, arguments)
         return McpCallOutcome.protocol_error(
             types.REQUEST_TIMEOUT, f"Request 'tools/call' {name!r} timed out"
@@ -456,22 +389,12 @@ def _block_json(block: Any, max_bytes: int) -> dict[str, Any]:
     return dumped
 
 
-def truncate_utf8(text: str, max_bytes: int) -> str:
-    """Cut ``text`` to at most ``max_bytes`` UTF-8 bytes (never mid-character) plus a marker."""
-    data = text.encode("utf-8")
-    if len(data) <= max_bytes:
-        return text
-    kept = data[:max_bytes].decode("utf-8", errors="ignore")
-    omitted = len(data) - len(kept.encode("utf-8"))
-    return kept + _TRUNCATED.format(omitted)
-
-
 def _classify(exc: BaseException, statuses: HttpStatusLog, mark: int = 0) -> _ConnectFailed:
     """A caller-safe reason for a failure: HTTP status if one was seen, else a short category."""
     leaves = _leaves(exc)
     status = statuses.since(mark) or _http_status(leaves)
     if status is not None:
-        return _ConnectFailed(f"Http status code: {_status_text(status)}", status=status)
+        return _ConnectFailed(f"Http status code: {status_text(status)}", status=status)
     logger.debug("MCP failure: %s", ", ".join(type(leaf).__name__ for leaf in leaves))
     if any(_is_timeout(leaf) for leaf in leaves):
         return _ConnectFailed("timed out", code=types.REQUEST_TIMEOUT)
@@ -498,10 +421,3 @@ def _is_timeout(exc: BaseException) -> bool:
     if isinstance(exc, MCPError):
         return exc.code == types.REQUEST_TIMEOUT
     return isinstance(exc, httpx2.TimeoutException | TimeoutError)
-
-
-def _status_text(status: int) -> str:
-    try:
-        return f"{status} ({HTTPStatus(status).phrase})"
-    except ValueError:
-        return str(status)

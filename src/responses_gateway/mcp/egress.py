@@ -24,14 +24,13 @@ import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import anyio
 import httpcore2
 import httpx2
 
-if TYPE_CHECKING:
-    from responses_gateway.config import Settings
+from responses_gateway.mcp.policy import EgressPolicy, McpUrlRefused, normalise_host
 
 logger = logging.getLogger("responses_gateway.mcp")
 
@@ -75,48 +74,29 @@ _ALLOWED_SCHEMES = ("http", "https")
 Resolver = Callable[[str, int], Awaitable[list[IPAddress]]]
 
 
-class McpUrlRefused(Exception):
-    """The MCP server URL may not be contacted; the message is safe to return to the caller."""
-
-    def __init__(self, url: str) -> None:
-        super().__init__(f"MCP server URL '{_redact_userinfo(url)}' is not allowed")
-        self.url = url
-
-
 class EgressDenied(httpcore2.ConnectError):
     """A destination failed the policy; httpx2 maps it to ``httpx2.ConnectError``."""
 
 
-@dataclass(frozen=True)
-class EgressPolicy:
-    """Where the MCP client may connect. The default refuses every non-public address."""
+def check_host(policy: EgressPolicy, host: str) -> None:
+    """Refuse a host outside the allow-list or a non-canonical numeric IPv4 literal."""
+    name = normalise_host(host)
+    if not name:
+        raise EgressDenied("no host")
+    if policy.allowed_hosts and name not in policy.allowed_hosts:
+        raise EgressDenied("host not in the allow-list")
+    if _NUMERIC_LABEL.match(name.rsplit(".", 1)[-1]) and not _is_ip_literal(name):
+        raise EgressDenied("non-canonical IP literal")
 
-    allow_private_networks: bool = False
-    allowed_hosts: tuple[str, ...] = ()  # exact, normalised hostnames; empty = any host
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> EgressPolicy:
-        hosts = tuple(_normalise_host(host) for host in settings.mcp_allowed_hosts if host.strip())
-        return cls(settings.mcp_allow_private_networks, hosts)
-
-    def check_host(self, host: str) -> None:
-        """Refuse a host outside the allow-list or a non-canonical numeric IPv4 literal."""
-        name = _normalise_host(host)
-        if not name:
-            raise EgressDenied("no host")
-        if self.allowed_hosts and name not in self.allowed_hosts:
-            raise EgressDenied("host not in the allow-list")
-        if _NUMERIC_LABEL.match(name.rsplit(".", 1)[-1]) and not _is_ip_literal(name):
-            raise EgressDenied("non-canonical IP literal")
-
-    def check_address(self, ip: IPAddress) -> None:
-        """Refuse a non-public address unless private networks are explicitly allowed."""
-        if self.allow_private_networks:
-            return
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if not ip.is_global or any(ip in net for net in EXTRA_BLOCKED):
-            raise EgressDenied("destination address not allowed")
+def check_address(policy: EgressPolicy, ip: IPAddress) -> None:
+    """Refuse a non-public address unless private networks are explicitly allowed."""
+    if policy.allow_private_networks:
+        return
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if not ip.is_global or any(ip in net for net in EXTRA_BLOCKED):
+        raise EgressDenied("destination address not allowed")
 
 
 async def resolve(host: str, port: int) -> list[IPAddress]:
@@ -142,11 +122,11 @@ async def vet_server_url(url: str, policy: EgressPolicy, *, resolve_timeout: flo
     """
     try:
         host, port = _split_url(url)
-        policy.check_host(host)
+        check_host(policy, host)
         with anyio.fail_after(resolve_timeout):
             addresses = await resolve(host, port)
         for ip in addresses:
-            policy.check_address(ip)
+            check_address(policy, ip)
     except (EgressDenied, TimeoutError) as exc:
         logger.debug("MCP server URL refused: %s", exc or "resolution timed out")
         raise McpUrlRefused(url) from None
@@ -168,14 +148,14 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
     ) -> httpcore2.AsyncNetworkStream:
-        self.policy.check_host(host)
+        check_host(self.policy, host)
         try:
             with anyio.fail_after(timeout):
                 addresses = await self.resolver(host, port)
         except TimeoutError as exc:
             raise httpcore2.ConnectTimeout("timed out resolving host") from exc
         for ip in addresses:
-            self.policy.check_address(ip)
+            check_address(self.policy, ip)
         return await self._connect_first(addresses, port, timeout, local_address, socket_options)
 
     async def _connect_first(
@@ -336,28 +316,9 @@ def _split_url(url: str) -> tuple[str, int]:
     return host, port
 
 
-def _normalise_host(host: str) -> str:
-    name = host.strip().lower().rstrip(".")
-    if name.startswith("[") and name.endswith("]"):
-        name = name[1:-1]
-    try:
-        return name.encode("idna").decode("ascii") if not name.isascii() else name
-    except UnicodeError:
-        return name
-
-
 def _is_ip_literal(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
     except ValueError:
         return False
     return True
-
-
-def _redact_userinfo(url: str) -> str:
-    """Keep a password given in the URL out of error messages and logs."""
-    scheme, sep, rest = url.partition("://")
-    authority, slash, tail = rest.partition("/")
-    if sep and "@" in authority:
-        return f"{scheme}://***@{authority.rsplit('@', 1)[1]}{slash}{tail}"
-    return url

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
@@ -17,10 +17,13 @@ from responses_gateway import events
 from responses_gateway.errors import McpDependencyFailed
 from responses_gateway.events import Event
 from responses_gateway.ids import new_id
-from responses_gateway.mcp import McpCallOutcome, McpListError, McpSessions
+from responses_gateway.mcp import McpCallOutcome, McpListError
 from responses_gateway.observability.spans import mcp_outcome, mcp_span
 from responses_gateway.orchestrator.catalog import McpBinding, ToolCatalog
 from responses_gateway.orchestrator.state import ResponseState
+
+if TYPE_CHECKING:  # the MCP SDK is imported when a request first opens sessions (mcp.open_sessions)
+    from responses_gateway.mcp.client import McpSessions
 
 EventSink = Callable[[Event], None]
 

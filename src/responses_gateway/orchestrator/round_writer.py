@@ -47,9 +47,8 @@ class _OpenTextItem:
         return [events.item_added(self.index, {**self.item, "content": []})]
 
     def delta(self, part_type: str, text: str) -> list[Event]:
-        out: list[Event] = []
         if part_type != self.part_type:
-            out += self.close_part()
+            out = self.close_part()
             self.part_type = part_type
             part: dict[str, Any] = {"type": part_type, _PART_FIELD[part_type]: ""}
             if part_type == "output_text":
@@ -58,6 +57,8 @@ class _OpenTextItem:
             out.append(
                 events.content_part("added", self.item["id"], self.index, self.ci, dict(part))
             )
+        else:
+            out = []  # the common case: one more delta of the open part
         self.chunks.append(text)
         out.append(events.text_delta(part_type, self.item["id"], self.index, self.ci, text))
         return out
@@ -182,23 +183,23 @@ class RoundWriter:
 
     def _text(self, delta: TextDelta) -> list[Event]:
         kind = "reasoning" if delta.kind == "reasoning" else "message"
-        out: list[Event] = []
-        if self._open is None or self._open_kind != kind:
-            out += self._close_text("completed")
-            if kind == "reasoning":
-                item = {"id": new_id("rs"), "type": "reasoning", "summary": [], "content": []}
-                self._open = _OpenReasoning(self.state, item, self.reasoning)
-            else:
-                item = {
-                    "id": new_id("msg"),
-                    "type": "message",
-                    "status": "in_progress",
-                    "role": "assistant",
-                    "content": [],
-                }
-                self._open = _OpenTextItem(self.state, item)
-            self._open_kind = kind
-            out += self._open.open_events()
+        if self._open is not None and self._open_kind == kind:
+            return self._open.delta(_PART_OF_DELTA[delta.kind], delta.text)  # the common case
+        out = self._close_text("completed")
+        if kind == "reasoning":
+            item = {"id": new_id("rs"), "type": "reasoning", "summary": [], "content": []}
+            self._open = _OpenReasoning(self.state, item, self.reasoning)
+        else:
+            item = {
+                "id": new_id("msg"),
+                "type": "message",
+                "status": "in_progress",
+                "role": "assistant",
+                "content": [],
+            }
+            self._open = _OpenTextItem(self.state, item)
+        self._open_kind = kind
+        out += self._open.open_events()
         out += self._open.delta(_PART_OF_DELTA[delta.kind], delta.text)
         return out
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import anyio
 
 from responses_gateway import events
 from responses_gateway.chat.messages import ChatHistory, McpNames, to_chat_messages
@@ -21,7 +23,6 @@ from responses_gateway.chat.reply import ReplyParser, usage_from_chat
 from responses_gateway.chat.shaping import DEFAULT_STYLE, ChatStyle
 from responses_gateway.errors import GatewayError
 from responses_gateway.events import Event
-from responses_gateway.mcp import McpSessions
 from responses_gateway.orchestrator.catalog import ToolCatalog, chat_tool_choice
 from responses_gateway.orchestrator.compaction_step import Compactor
 from responses_gateway.orchestrator.mcp_steps import (
@@ -39,6 +40,9 @@ from responses_gateway.orchestrator.web_search_steps import (
     with_results,
 )
 from responses_gateway.schemas.request import CreateResponseRequest
+
+if TYPE_CHECKING:  # the MCP SDK is imported when a request first opens sessions (mcp.open_sessions)
+    from responses_gateway.mcp.client import McpSessions
 
 EventSink = Callable[[Event], None]
 INCOMPLETE_REASONS = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -96,8 +100,9 @@ class Orchestrator:
         """Run to a final status without announcing it: the caller stores, then emits
         ``terminal_event(snapshot)``, so a client never sees ``completed`` for a row not written.
         A ``GatewayError`` ends the response ``failed``, the error kept on ``state.failure``."""
-        emit(events.lifecycle("created", state.snapshot()))
-        emit(events.lifecycle("in_progress", state.snapshot()))
+        response = state.snapshot()  # one for both: each event is encoded as it is emitted
+        emit(events.lifecycle("created", response))
+        emit(events.lifecycle("in_progress", response))
         try:
             if turn.compact_only or turn.compact_first:
                 await self._compact(turn, state, emit)
@@ -173,9 +178,7 @@ class Orchestrator:
         parser = ReplyParser()
         if request.stream:
             try:
-                async for chunk in self._upstream.stream(payload):
-                    for event in writer.feed(parser.feed_chunk(chunk)):
-                        emit(event)
+                await self._stream_round(payload, parser, writer, emit)
             except GatewayError:
                 for event in writer.abort():  # the failed snapshot keeps what had arrived
                     emit(event)
@@ -191,6 +194,22 @@ class Orchestrator:
         state.add_usage(usage_from_chat(parser.usage))
         state.incomplete_reason = reason
         return writer
+
+    async def _stream_round(
+        self, payload: dict[str, Any], parser: ReplyParser, writer: RoundWriter, emit: EventSink
+    ) -> None:
+        """Events as the chunks arrive. After the round's first events the loop runs once, so
+        they are written before the rest of a burst is parsed (measured on the benchmark's
+        upstream, which sends a whole answer at once: the first text delta went out ~0.3 ms
+        sooner, for one pass of the loop)."""
+        waiting = True
+        async for chunk in self._upstream.stream(payload):
+            out = writer.feed(parser.feed_chunk(chunk))
+            for event in out:
+                emit(event)
+            if out and waiting:
+                waiting = False
+                await anyio.lowlevel.checkpoint()
 
     def payload(
         self,

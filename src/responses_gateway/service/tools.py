@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from responses_gateway.errors import InvalidRequest
-from responses_gateway.mcp import EgressPolicy, McpServer, McpUrlRefused, vet_server_url
+from responses_gateway.mcp import EgressPolicy, McpServer, McpUrlRefused
 from responses_gateway.orchestrator.catalog import WEB_SEARCH_TYPES, McpBinding, ToolCatalog
 from responses_gateway.orchestrator.mcp_steps import PlannedCall
 from responses_gateway.orchestrator.state import echo_tool
@@ -173,6 +173,9 @@ async def _bind(
         raise InvalidRequest(f"Two MCP tools share the server_label '{label}'.", param=param)
     if not tool.server_url:
         raise InvalidRequest("MCP tools need a server_url.", param=f"{param}.server_url")
+    # Here, not at the top: egress.py imports httpx2 and httpcore2 (3 MB of RSS, measured).
+    from responses_gateway.mcp.egress import vet_server_url
+
     try:
         await vet_server_url(tool.server_url, policy)
     except McpUrlRefused as exc:

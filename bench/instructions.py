@@ -1,0 +1,143 @@
+"""Instructions the gateway executes per request, counted by callgrind: a figure that does not move
+with machine load (CPU-time figures on a shared 2-core machine do), for comparing two versions.
+
+    .venv/bin/python bench/instructions.py [--requests 200] [--database sqlite|postgres]
+        [--only unstored,stored,streamed,codex] [--gateway ours|agentic-api]
+
+The gateway runs under ``valgrind --tool=callgrind`` with instrumentation off while it starts
+(``--instr-atstart=no``); each phase sends a warm-up, zeroes the counters and switches
+instrumentation on (``callgrind_control -z``, ``-i on``), sends ``--requests`` requests one at a
+time, reads the count (``callgrind_control -e``) and switches it off. The
+upstream is the benchmark's scripted one, outside valgrind. Counts include everything in the
+gateway process: Python, C extensions and the store's threads (SQLite), not the kernel nor the
+PostgreSQL server. ``--gateway agentic-api`` counts vLLM's Rust gateway the same way (as
+``side_by_side.py`` runs it; the Codex-sized body is ours to send, not part of its figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run as harness
+import side_by_side
+from codex_request import codex_body
+
+BODIES = {
+    "unstored": (harness.UNSTORED, False, harness.check_response),
+    "stored": (harness.PLAIN, False, harness.check_response),
+    "streamed": (harness.STREAMED, True, harness.check_stream),
+    "codex": (orjson.dumps(codex_body()), True, harness.check_stream),
+}
+_TOTAL_LINE = re.compile(rb"^\s*Th\s*\d+\s+([\d,]+)", re.MULTILINE)
+
+
+def _callgrind(pid: int, *args: str) -> bytes:
+    done = subprocess.run(
+        ["callgrind_control", *args, str(pid)], capture_output=True, check=True, timeout=120
+    )
+    return done.stdout
+
+
+def _counted(pid: int) -> int:
+    """Instructions collected since the last zeroing, all threads (``-e`` prints one line each)."""
+    found = [int(m[1].replace(b",", b"")) for m in _TOTAL_LINE.finditer(_callgrind(pid, "-e"))]
+    if not found:
+        raise RuntimeError("callgrind_control -e printed no totals")
+    return sum(found)
+
+
+async def phase(port: int, pid: int, name: str, requests: int) -> float:
+    body, stream, check = BODIES[name]
+    common = dict(concurrency=1, seconds=600, stream=stream, check=check)
+    await harness.load("warmup", port, "/v1/responses", body, requests=20, **common)
+    _callgrind(pid, "-z")
+    _callgrind(pid, "-i", "on")
+    await harness.load(name, port, "/v1/responses", body, requests=requests, **common)
+    counted = _counted(pid)  # -e answers only while instrumentation is on
+    _callgrind(pid, "-i", "off")
+    return counted / requests
+
+
+def _ours(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str, str], str]:
+    env = dict(
+        GATEWAY_UPSTREAM_URL=f"http://{harness.HOST}:{up_port}/v1",
+        GATEWAY_DATABASE_URL=url,
+        GATEWAY_LOG_LEVEL="warning",
+        PYTHONMALLOC="malloc",  # valgrind's own allocator sees every allocation
+        PYTHONHASHSEED="0",  # string hashes, hence dict probing, the same run to run
+    )
+    argv = [str(harness.GATEWAY_BIN), "serve", "--host", harness.HOST, "--port", str(gw_port)]
+    return argv, env, "/healthz"
+
+
+def _agentic(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str, str], str]:
+    """vLLM's Rust gateway, as ``bench/side_by_side.py`` runs it."""
+    argv = [
+        str(side_by_side.ensure_agentic()),
+        "--llm-api-base", f"http://{harness.HOST}:{up_port}/v1", "--skip-llm-ready-check",
+        "--gateway-host", harness.HOST, "--gateway-port", str(gw_port), "--db-url", url,
+    ]  # fmt: skip
+    return argv, dict(RUST_LOG="warn"), "/v1/models"
+
+
+GATEWAYS = {"ours": _ours, "agentic-api": _agentic}
+
+
+async def bench(children: harness.Children, url: str, args: argparse.Namespace) -> None:
+    up_port, gw_port = harness.free_port(), harness.free_port()
+    upstream = children.start(
+        "upstream", [harness.PYTHON, str(harness.BENCH / "upstream_server.py"), str(up_port)]
+    )
+    harness.wait_ready_line(children, "upstream", upstream)
+    argv, env, ready = GATEWAYS[args.gateway](up_port, gw_port, url)
+    valgrind = [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        "--callgrind-out-file=/dev/null",
+    ]
+    env = dict(harness.os.environ, HOME=str(children.tmp)) | env
+    gateway = children.start("gateway", valgrind + argv, env=env)
+    await harness.wait_http(gw_port, ready, gateway, children, "gateway", timeout=600)
+    rows = []
+    for name in args.only.split(","):
+        per_request = await phase(gw_port, gateway.pid, name, args.requests)
+        rows.append([name, f"{per_request / 1e6:.2f}"])
+    harness.say(
+        f"{args.gateway}: instructions per request (callgrind, c=1, {args.requests} requests, "
+        f"{args.database})"
+    )
+    harness.say(harness.table(["request", "M instructions"], rows))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--only", default="unstored,stored,streamed,codex")
+    parser.add_argument("--gateway", choices=sorted(GATEWAYS), default="ours")
+    args = parser.parse_args()
+    children = harness.Children()
+    with side_by_side.database_for(args.database, args.gateway) as url:
+        try:
+            asyncio.run(bench(children, url, args))
+        except (RuntimeError, subprocess.SubprocessError) as exc:
+            print(f"benchmark failed: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            with contextlib.suppress(Exception):
+                children.stop_all()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

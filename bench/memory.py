@@ -1,0 +1,118 @@
+"""The gateway's resident memory: idle, after the first request, after a load, after MCP.
+
+    .venv/bin/python bench/memory.py [--database sqlite|postgres|both] [--requests 2000]
+
+For each database: a fresh one, ``responses-gateway serve`` (which migrates it first), the bench
+upstream and MCP server; then RSS (``VmRSS``) once ``/healthz`` answers (idle: lifespan done, no
+API request yet), after one stored ``POST /v1/responses``, after ``--requests`` more (stored and
+streamed, half each, on ``--concurrency`` connections) with the peak so far (``VmHWM``), and last
+after one request with an MCP tool (the MCP SDK is imported only then). RSS does not depend on
+the machine's load, unlike the timings of the other benches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # the driver's process helpers: Children, free_port, wait_http, status_kib, load, …
+
+PATH = "/v1/responses"
+
+
+def _mib(pid: int, key: str = "VmRSS") -> float:
+    return run.status_kib(pid, key) / 1024
+
+
+def _server(name: str, port: int) -> list[str]:
+    """bench/upstream_server.py or bench/mcp_server.py on ``port``."""
+    return [run.PYTHON, str(run.BENCH / f"{name}_server.py"), str(port)]
+
+
+def _mcp_body(port: int) -> bytes:
+    tool = {
+        "type": "mcp",
+        "server_label": "calc",
+        "server_url": f"http://{run.HOST}:{port}/mcp",
+        "require_approval": "never",
+    }
+    return orjson.dumps({"model": "bench", "input": "add", "tools": [tool]})
+
+
+async def measure(children: run.Children, url: str, requests: int, c: int) -> list[float]:
+    """[idle, first request, after the load, peak after the load, after an MCP request] in MiB."""
+    up_port, gw_port, mcp_port = run.free_port(), run.free_port(), run.free_port()
+    upstream = children.start("upstream", _server("upstream", up_port))
+    mcp = children.start("mcp", _server("mcp", mcp_port))
+    run.wait_ready_line(children, "upstream", upstream)
+    env = dict(
+        os.environ,
+        GATEWAY_UPSTREAM_URL=f"http://{run.HOST}:{up_port}/v1",
+        GATEWAY_DATABASE_URL=url,
+        GATEWAY_LOG_LEVEL="warning",
+        GATEWAY_MCP_ALLOW_PRIVATE_NETWORKS="1",
+    )
+    env.pop("GATEWAY_API_KEYS", None)
+    argv = [str(run.GATEWAY_BIN), "serve", "--host", run.HOST, "--port", str(gw_port)]
+    gateway = children.start("gateway", argv, env=env)
+    await run.wait_http(gw_port, "/healthz", gateway, children, "gateway")
+    run.wait_ready_line(children, "mcp", mcp)
+    pid = gateway.pid
+    figures = [_mib(pid)]
+
+    async def send(body: bytes, count: int, concurrency: int, stream: bool) -> None:
+        check = run.check_stream if stream else run.check_response
+        await run.load("memory", gw_port, PATH, body, concurrency=concurrency, requests=count,
+                       seconds=600.0, stream=stream, check=check)  # fmt: skip
+
+    await send(run.PLAIN, 1, 1, stream=False)
+    figures.append(_mib(pid))
+    await send(run.PLAIN, requests // 2, c, stream=False)
+    await send(run.STREAMED, requests - requests // 2, c, stream=True)
+    figures += [_mib(pid), _mib(pid, "VmHWM")]
+    await send(_mcp_body(mcp_port), 1, 1, stream=False)
+    figures.append(_mib(pid))
+    children.check_alive()
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="sqlite")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+        help="admin connection used to create and drop a scratch database",
+    )
+    parser.add_argument("--requests", type=int, default=2000, help="the load after the first")
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    rows: list[list[str]] = []
+    for database in ("sqlite", "postgres") if args.database == "both" else (args.database,):
+        children = run.Children()
+        scratch = argparse.Namespace(database=database, postgres_url=args.postgres_url)
+        try:
+            with run.bench_database(scratch, children, "memory.db") as url:
+                try:
+                    figures = asyncio.run(measure(children, url, args.requests, args.concurrency))
+                finally:
+                    children.stop_all()  # before the database is dropped
+        except Exception as exc:
+            print(f"memory bench failed ({database}): {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
+        rows.append([database, *(f"{mib:.1f}" for mib in figures)])
+    headers = ["RSS, MiB", "idle", "1st request", f"+{args.requests}", "peak", "+1 MCP request"]
+    run.say(run.table(headers, rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
