@@ -46,6 +46,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PLAIN = orjson.dumps({"model": "bench", "input": "hello"})
 UNSTORED = orjson.dumps({"model": "bench", "input": "hello", "store": False})
 STREAMED = orjson.dumps({"model": "bench", "input": "hello", "stream": True})
+DELTA = b"response.output_text.delta"  # marks a stream's first text delta
 CHAT = orjson.dumps({"model": "bench", "messages": [{"role": "user", "content": "hello"}]})
 CHAT_STREAM = orjson.dumps(
     {
@@ -538,6 +539,33 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
+async def first_delta_phase(port: int, pid: int, profile: Profile) -> Phase:
+    """Streamed creates at c=1 timed to the first text delta's bytes (``ttfe``), as
+    bench/side_by_side.py times them."""
+    return await load(
+        "streamed first delta",
+        port,
+        "/v1/responses",
+        STREAMED,
+        concurrency=1,
+        requests=profile.c1_requests,
+        seconds=profile.phase_seconds * 2,
+        stream=True,
+        check=check_stream,
+        pid=pid,
+        marker=DELTA,
+    )
+
+
+def streamed_summary(first_delta: Phase, streamed16: Phase) -> str:
+    """The two streamed figures bench/side_by_side.py compares with agentic-api."""
+    rows = [
+        ["first text delta, p50 at c=1 (ms)", fmt(first_delta.ttfe(50))],
+        ["streamed creates/s at c=16", fmt(streamed16.rps, 0)],
+    ]
+    return "Streamed\n" + table(["metric", "result"], rows)
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -659,6 +687,9 @@ async def bench(
                     check=check,
                     pid=pid,
                 )
+
+    say("running: streamed c=1, timed to the first text delta ...")
+    first_delta = await first_delta_phase(gw_port, pid, profile)
 
     # diagnostics: the framework floor (GET /healthz) and a create that is not stored
     say("running: diagnostics (GET /healthz c=16, store=false c=16) ...")
@@ -833,6 +864,9 @@ async def bench(
         ],
     ]
     say(table(["metric", "target", "result", ""], rows))
+    say()
+
+    say(streamed_summary(first_delta, phases[("streamed", 16)]))
     say()
 
     say("Gateway overhead at c=1 (p50 of gateway minus p50 of the same chat call made directly)")

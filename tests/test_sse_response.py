@@ -1,0 +1,114 @@
+"""``EventStreamResponse`` on a bare ASGI channel: what reaches the wire, and how the producer is
+stopped when the client leaves or a write fails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+from starlette.types import Message
+
+from responses_gateway.sse import DONE, EventSink, EventStreamResponse
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Channel:
+    """The ASGI ``receive``/``send`` pair of one request; ``leave()`` is the client going away."""
+
+    def __init__(self, fail_on: int | None = None) -> None:
+        self.sent: list[Message] = []
+        self.fail_on = fail_on
+        self._gone = anyio.Event()
+
+    async def receive(self) -> Message:
+        await self._gone.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        if self.fail_on is not None and len(self.sent) == self.fail_on:
+            raise RuntimeError("the write failed")
+        self.sent.append(message)
+
+    def leave(self) -> None:
+        self._gone.set()
+
+    def body(self) -> bytes:
+        return b"".join(m.get("body", b"") for m in self.sent[1:])
+
+
+async def _run(response: EventStreamResponse, channel: Channel) -> None:
+    await response({"type": "http"}, channel.receive, channel.send)
+
+
+async def test_events_then_done_and_the_head_first() -> None:
+    async def produce(emit: EventSink) -> None:
+        emit({"type": "response.created", "n": 1})
+        await anyio.sleep(0.01)
+        emit({"type": "response.completed", "n": 2})
+
+    channel = Channel()
+    await _run(EventStreamResponse(produce), channel)
+    assert channel.sent[0]["type"] == "http.response.start"
+    assert channel.body() == (
+        b'event: response.created\ndata: {"type":"response.created","n":1,"sequence_number":0}'
+        b'\n\nevent: response.completed\ndata: {"type":"response.completed","n":2,'
+        b'"sequence_number":1}\n\n' + DONE
+    )
+    assert channel.sent[-1]["more_body"] is False
+    assert all(m["more_body"] for m in channel.sent[1:-1])
+
+
+async def test_a_disconnect_cancels_the_producer_and_sends_no_done() -> None:
+    channel = Channel()
+    cleaned = anyio.Event()
+
+    async def produce(emit: EventSink) -> None:
+        emit({"type": "response.created"})
+        try:
+            channel.leave()
+            await anyio.sleep_forever()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.sleep(0.01)  # like the shielded save of a cancelled response
+                cleaned.set()
+
+    with anyio.fail_after(5):
+        await _run(EventStreamResponse(produce), channel)
+    assert cleaned.is_set()
+    assert DONE not in channel.body()
+
+
+async def test_a_failed_write_stops_the_producer_and_is_raised() -> None:
+    stopped: list[Any] = []
+
+    async def produce(emit: EventSink) -> None:
+        emit({"type": "response.created"})
+        try:
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            stopped.append(True)
+            raise
+
+    channel = Channel(fail_on=1)  # the head goes out, the first body write fails
+    with anyio.fail_after(5), pytest.raises(RuntimeError, match="the write failed"):
+        await _run(EventStreamResponse(produce), channel)
+    assert stopped == [True]
+
+
+async def test_a_crashed_producer_is_raised_without_done() -> None:
+    async def produce(emit: EventSink) -> None:
+        emit({"type": "response.created"})
+        await anyio.sleep(0.01)
+        raise ValueError("a bug")
+
+    channel = Channel()
+    with anyio.fail_after(5), pytest.raises(ValueError, match="a bug"):
+        await _run(EventStreamResponse(produce), channel)
+    assert DONE not in channel.body()
