@@ -963,9 +963,19 @@ async def bench(
 
     await websocket_report(gw_port, pid, loops=3 if args.quick else 20, turns=20)
     say()
+    await codex_figure(gw_port, pid, 50 if args.quick else 500)
+    say()
     say("Upstream parsing, in process (bench/stream_parsing.py):")
     for line in stream_parsing.figures():
         say(f"  {line}")
+
+
+async def codex_figure(port: int, pid: int, requests: int) -> None:
+    """The Codex-sized request's CPU over a one-word one (``bench/codex_request.py``)."""
+    import codex_request  # it imports this module as its harness: here, not at the top
+
+    phases = await codex_request.measure(port, pid, requests)
+    codex_request.report(phases, len(orjson.dumps(codex_request.codex_body())))
 
 
 def main() -> int:
