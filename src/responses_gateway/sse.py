@@ -36,12 +36,6 @@ def event_json(event: Event, sequence_number: int) -> bytes:
     return orjson.dumps(event)
 
 
-def encode(event: Event, sequence_number: int) -> bytes:
-    # One %-format, not four concatenations: measured 7,200 -> 6,200 instructions an event.
-    kind: str = event["type"]
-    return b"event: %b\ndata: %b\n\n" % (kind.encode(), event_json(event, sequence_number))
-
-
 class SseEncoder:
     """The ``emit`` given to the orchestrator: encodes at once, so later mutations of live
     items cannot leak into an event already emitted."""
@@ -51,7 +45,9 @@ class SseEncoder:
         self._next = first
 
     def __call__(self, event: Event) -> None:
-        self._put(encode(event, self._next))
+        # One %-format, not four concatenations: measured 7,200 -> 6,200 instructions an event.
+        kind: str = event["type"]
+        self._put(b"event: %b\ndata: %b\n\n" % (kind.encode(), event_json(event, self._next)))
         self._next += 1
 
 
