@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from responses_gateway.app import create_app
+from responses_gateway.store.migrations import migrate
 from tests.backends.llama import LlamaInstall, LlamaServer, ensure_install
-from tests.conftest import Gateway, gateway_settings
+from tests.conftest import Gateway, gateway_settings, scratch_postgres
 from tests.support.serving import serve_in_thread
 
 MODEL = "smollm2-135m"
@@ -52,6 +53,23 @@ def llama_tools(
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def backends_database_url(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database of the real backends' own: their gateways live the whole session, and a
+    gateway's background worker runs whatever job is queued in its database, other tests' too
+    (a background test once got SmolLM2's answer instead of its scripted one)."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path_factory.mktemp('backends') / 'gateway.db'}"
+        migrate(url)
+        yield url
+        return
+    with scratch_postgres("gateway_backends") as url:
+        migrate(url)
+        yield url
+
+
 @contextlib.contextmanager
 def _gateway(database_url: str, upstream: LlamaServer, **settings: object) -> Iterator[Gateway]:
     config = gateway_settings(database_url, upstream.base_url, **settings)
@@ -60,14 +78,14 @@ def _gateway(database_url: str, upstream: LlamaServer, **settings: object) -> It
 
 
 @pytest.fixture(scope="session")
-def llama_gateway(database_url: str, llama: LlamaServer) -> Iterator[Gateway]:
-    with _gateway(database_url, llama) as gateway:
+def llama_gateway(backends_database_url: str, llama: LlamaServer) -> Iterator[Gateway]:
+    with _gateway(backends_database_url, llama) as gateway:
         yield gateway
 
 
 @pytest.fixture(scope="session")
-def llama_tools_gateway(database_url: str, llama_tools: LlamaServer) -> Iterator[Gateway]:
-    with _gateway(database_url, llama_tools) as gateway:
+def llama_tools_gateway(backends_database_url: str, llama_tools: LlamaServer) -> Iterator[Gateway]:
+    with _gateway(backends_database_url, llama_tools) as gateway:
         yield gateway
 
 
@@ -77,13 +95,13 @@ UPSTREAM_TIMEOUT = 10.0
 
 @pytest.fixture
 def doomed(
-    llama_install: LlamaInstall, database_url: str, tmp_path: Path
+    llama_install: LlamaInstall, backends_database_url: str, tmp_path: Path
 ) -> Iterator[tuple[LlamaServer, Gateway]]:
     """A llama-server of its own (to be killed or frozen) and a gateway that waits
     ``UPSTREAM_TIMEOUT`` seconds for it."""
     server = LlamaServer(llama_install, log=tmp_path / "llama-server.log")
     try:
-        with _gateway(database_url, server, upstream_timeout=UPSTREAM_TIMEOUT) as gateway:
+        with _gateway(backends_database_url, server, upstream_timeout=UPSTREAM_TIMEOUT) as gateway:
             yield server, gateway
     finally:
         server.stop()
