@@ -43,6 +43,7 @@ from run import (
     cpu_seconds,
     fmt,
     free_port,
+    gateway_env,
     load,
     pct,
     say,
@@ -121,15 +122,12 @@ async def start_gateway(
     children: Children, name: str, database_url: str, upstream_url: str, **settings: str
 ) -> tuple[int, int]:
     port = free_port()
-    env = dict(
-        os.environ,
-        GATEWAY_UPSTREAM_URL=upstream_url,
-        GATEWAY_DATABASE_URL=database_url,
-        GATEWAY_LOG_LEVEL="warning",
+    env = gateway_env(
+        upstream_url,
+        database_url,
         GATEWAY_BACKGROUND_MAX_QUEUED="1000000",
         **{f"GATEWAY_BACKGROUND_{key.upper()}": value for key, value in settings.items()},
     )
-    env.pop("GATEWAY_API_KEYS", None)
     argv = ["taskset", "-c", "0", str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(port)]
     proc = children.start(name, argv, env=env)
     await wait_http(port, "/readyz", proc, children, name)

@@ -150,12 +150,7 @@ async def bench(children: harness.Children, database_url: str, requests: int) ->
          str(up_port)],
     )  # fmt: skip
     harness.wait_ready_line(children, "upstream", upstream)
-    env = dict(
-        harness.os.environ,
-        GATEWAY_UPSTREAM_URL=f"http://{harness.HOST}:{up_port}/v1",
-        GATEWAY_DATABASE_URL=database_url,
-        GATEWAY_LOG_LEVEL="warning",
-    )
+    env = harness.gateway_env(harness.upstream_url(up_port), database_url)
     argv = [str(harness.GATEWAY_BIN), "serve", "--host", harness.HOST, "--port", str(gw_port)]
     gateway = children.start("gateway", ["taskset", "-c", "0", *argv], env=env)
     await harness.wait_http(gw_port, "/healthz", gateway, children, "gateway")

@@ -68,10 +68,9 @@ async def phase(port: int, pid: int, name: str, requests: int) -> float:
 
 
 def _ours(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str, str], str]:
-    env = dict(
-        GATEWAY_UPSTREAM_URL=f"http://{harness.HOST}:{up_port}/v1",
-        GATEWAY_DATABASE_URL=url,
-        GATEWAY_LOG_LEVEL="warning",
+    env = harness.gateway_env(
+        harness.upstream_url(up_port),
+        url,
         PYTHONMALLOC="malloc",  # valgrind's own allocator sees every allocation
         PYTHONHASHSEED="0",  # string hashes, hence dict probing, the same run to run
     )

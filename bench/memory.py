@@ -51,14 +51,7 @@ async def measure(children: run.Children, url: str, requests: int, c: int) -> li
     upstream = children.start("upstream", _server("upstream", up_port))
     mcp = children.start("mcp", _server("mcp", mcp_port))
     run.wait_ready_line(children, "upstream", upstream)
-    env = dict(
-        os.environ,
-        GATEWAY_UPSTREAM_URL=f"http://{run.HOST}:{up_port}/v1",
-        GATEWAY_DATABASE_URL=url,
-        GATEWAY_LOG_LEVEL="warning",
-        GATEWAY_MCP_ALLOW_PRIVATE_NETWORKS="1",
-    )
-    env.pop("GATEWAY_API_KEYS", None)
+    env = run.gateway_env(run.upstream_url(up_port), url, GATEWAY_MCP_ALLOW_PRIVATE_NETWORKS="1")
     argv = [str(run.GATEWAY_BIN), "serve", "--host", run.HOST, "--port", str(gw_port)]
     gateway = children.start("gateway", argv, env=env)
     await run.wait_http(gw_port, "/healthz", gateway, children, "gateway")

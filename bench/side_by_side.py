@@ -43,9 +43,11 @@ from run import (
     chains,
     check_json,
     free_port,
+    gateway_env,
     load,
     postgres_database,
     status_kib,
+    upstream_url,
     wait_http,
     wait_ready_line,
 )
@@ -110,12 +112,7 @@ class Target:
 def _ours(
     children: Children, port: int, up_port: int, database_url: str
 ) -> subprocess.Popen[bytes]:
-    env = dict(
-        os.environ,
-        GATEWAY_UPSTREAM_URL=f"http://{HOST}:{up_port}/v1",
-        GATEWAY_DATABASE_URL=database_url,
-        GATEWAY_LOG_LEVEL="warning",
-    )
+    env = gateway_env(upstream_url(up_port), database_url)
     argv = ["taskset", "-c", "0", str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(port)]
     return children.start("ours", argv, env=env)
 

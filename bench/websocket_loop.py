@@ -138,12 +138,7 @@ async def standalone(args: argparse.Namespace, children: run.Children, database_
         + [str(up_port)],
     )  # fmt: skip
     run.wait_ready_line(children, "upstream", upstream)
-    env = dict(
-        run.os.environ,
-        GATEWAY_UPSTREAM_URL=f"http://{run.HOST}:{up_port}/v1",
-        GATEWAY_DATABASE_URL=database_url,
-    )
-    env.pop("GATEWAY_API_KEYS", None)
+    env = run.gateway_env(run.upstream_url(up_port), database_url)
     argv = [str(run.GATEWAY_BIN), "serve", "--host", run.HOST, "--port", str(gw_port)]
     gateway = children.start("gateway", ["taskset", "-c", "0", *argv], env=env)
     await run.wait_http(gw_port, "/healthz", gateway, children, "gateway")
