@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import aiohttp
 import orjson
 
 from responses_gateway.errors import UpstreamError
@@ -99,10 +98,7 @@ class TokenCounter:
         return int(usage.get("prompt_tokens", usage.get("input_tokens")) or 0)
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            status, raw = await self._upstream.post_root(path, orjson.dumps(body))
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise UpstreamError(f"The upstream could not be reached: {exc}") from None
+        status, raw = await self._upstream.post_root(path, orjson.dumps(body))  # or UpstreamError
         if status in _MISSING:
             raise _NotHere
         if status >= 400:

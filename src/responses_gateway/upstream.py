@@ -1,7 +1,4 @@
-"""The upstream chat-completions backend over one pooled ``aiohttp.ClientSession``.
-
-aiohttp rather than httpx: its C parser makes a bridged call cost ~0.3 ms of CPU against httpx's
-~0.8 ms (measured against the benchmark's upstream), the largest single cost of a request.
+"""The upstream chat-completions backend over one connection pool (``upstream_http``).
 
 Errors are converted here, at the boundary: transport failures and upstream 5xx become a 502, an
 upstream 4xx keeps its status; both carry the upstream's own message but never our upstream key
@@ -14,16 +11,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import orjson
 
 from responses_gateway.config import Settings
 from responses_gateway.errors import UpstreamBusy, UpstreamError
 from responses_gateway.upstream_errors import error_from_body, passed_headers, status_error
+from responses_gateway.upstream_http import Answer, PoolTimeout, Timeouts, UpstreamHttp
 
-_JSON = {"content-type": "application/json"}
-# The longest SSE line accepted from the upstream (aiohttp allows twice its read buffer). A
-# longer one fails the response as an upstream error that says so.
+# What a call can fail with below the HTTP answer: a socket error or a deadline (both OSErrors).
+_TRANSPORT = OSError
+# The longest SSE line accepted from the upstream. A longer one fails the response as an upstream
+# error that says so.
 MAX_UPSTREAM_LINE_BYTES = 16 * 1024 * 1024
 
 
@@ -44,40 +42,32 @@ class UpstreamClient:
         key = settings.upstream_api_key.get_secret_value() if settings.upstream_api_key else ""
         if key:
             headers["authorization"] = f"Bearer {key}"
-        self._base = settings.upstream_url.rstrip("/") + "/"
-        self._session = aiohttp.ClientSession(
-            headers=headers,
-            connector=aiohttp.TCPConnector(limit=settings.upstream_max_connections),
-            # connect: getting a connection, the wait for a free pooled one included;
-            # sock_connect: opening a new one; total: the whole call, body included.
-            timeout=aiohttp.ClientTimeout(
-                total=settings.upstream_total_timeout,
-                connect=settings.upstream_pool_timeout,
-                sock_connect=settings.upstream_connect_timeout,
-                sock_read=settings.upstream_timeout,
-            ),
-            read_bufsize=MAX_UPSTREAM_LINE_BYTES // 2,
-            trust_env=False,
-            # One session serves every caller: a cookie the upstream sets must not ride along
-            # on other callers' requests (and the jar's per-request filtering costs CPU).
-            cookie_jar=aiohttp.DummyCookieJar(),
+        timeouts = Timeouts(
+            connect=settings.upstream_pool_timeout,
+            sock_connect=settings.upstream_connect_timeout,
+            read=settings.upstream_timeout,
+            total=settings.upstream_total_timeout,
+        )
+        self._http = UpstreamHttp(
+            settings.upstream_url, timeouts, settings.upstream_max_connections, headers
         )
         self._pool_timeout = settings.upstream_pool_timeout
 
     async def aclose(self) -> None:
-        await self._session.close()
+        await self._http.aclose()
 
     async def complete(self, payload: dict[str, Any]) -> dict[str, Any]:
         """One non-streamed completion."""
         try:
-            async with self._session.post(
-                self._base + "chat/completions", data=orjson.dumps(payload), headers=_JSON
-            ) as response:
-                body = await response.read()
-                if response.status >= 400:
-                    raise status_error(response.status, body, response.headers)
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            answer = await self._http.request("POST", "chat/completions", orjson.dumps(payload))
+            try:
+                body = await answer.read()
+            finally:
+                answer.release()
+        except _TRANSPORT as exc:
             raise self._unreachable(exc) from None
+        if answer.status >= 400:
+            raise status_error(answer.status, body, answer.headers)
         parsed = _json_object(body, "a body")
         if parsed.get("error") and not parsed.get("choices"):
             raise error_from_body(None, parsed)  # an error said with a 200
@@ -90,30 +80,32 @@ class UpstreamClient:
         before either, a broken connection or a read timeout mid-stream is an error (the answer
         is cut), said as such, not as "could not be reached"."""
         progress = StreamProgress()
+        answer: Answer | None = None
         try:
-            async with self._session.post(
-                self._base + "chat/completions", data=orjson.dumps(payload), headers=_JSON
-            ) as response:
-                if response.status >= 400:
-                    raise status_error(response.status, await response.read(), response.headers)
-                progress.started = True
-                lines = LineSplitter()
-                while True:
-                    data = await response.content.readany()
-                    for line in lines.feed(data or b"\n"):  # b"" is the end: it ends a last line
-                        if not line:
-                            continue  # the blank line after each event
-                        chunk = progress.parse(line)
-                        if chunk is not None:
-                            yield chunk
-                        elif progress.done:
-                            return
-                    if not data:
-                        break
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            answer = await self._http.request("POST", "chat/completions", orjson.dumps(payload))
+            if answer.status >= 400:
+                raise status_error(answer.status, await answer.read(), answer.headers)
+            progress.started = True
+            lines = LineSplitter()
+            while True:
+                data = await answer.next_chunk()
+                for line in lines.feed(data or b"\n"):  # b"" is the end: it ends a last line
+                    if not line:
+                        continue  # the blank line after each event
+                    chunk = progress.parse(line)
+                    if chunk is not None:
+                        yield chunk
+                    elif progress.done:
+                        return
+                if not data:
+                    break
+        except _TRANSPORT as exc:
             if progress.finished:
                 return  # the answer was whole; only the usage chunk or [DONE] went missing
             raise (_broken(exc) if progress.started else self._unreachable(exc)) from None
+        finally:
+            if answer is not None:
+                answer.release()
         if not progress.finished:
             raise UpstreamError(
                 "The upstream model server closed the stream before finishing its answer "
@@ -122,27 +114,31 @@ class UpstreamClient:
 
     async def post_root(self, path: str, body: bytes) -> tuple[int, bytes]:
         """``POST`` beside ``/v1`` (``/tokenize``, ``/apply-template``): status and body."""
-        root = self._base.removesuffix("/").removesuffix("/v1") + "/"
-        async with self._session.post(root + path, data=body, headers=_JSON) as response:
-            return response.status, await response.read()
+        root = self._http.base_path.removesuffix("/").removesuffix("/v1") + "/"
+        try:
+            answer = await self._http.request("POST", root + path, body)
+            try:
+                return answer.status, await answer.read()
+            finally:
+                answer.release()
+        except _TRANSPORT as exc:
+            raise self._unreachable(exc) from None
 
     async def relay(self, method: str, path: str, body: bytes | None = None) -> Relayed:
         """Pass a request through unchanged (``/v1/models``, ``/v1/chat/completions``)."""
         try:
-            response = await self._session.request(
-                method, self._base + path, data=body, headers=_JSON if body else None
-            )
-        except (TimeoutError, aiohttp.ClientError) as exc:
+            answer = await self._http.request(method, path, body)
+        except _TRANSPORT as exc:
             raise self._unreachable(exc) from None
-        keep = passed_headers(response.headers)
-        if "content-type" in response.headers:
-            keep["content-type"] = response.headers["content-type"]
-        return Relayed(response.status, keep, _body_then_release(response))
+        keep = passed_headers(answer.headers)
+        if "content-type" in answer.headers:
+            keep["content-type"] = answer.headers["content-type"]
+        return Relayed(answer.status, keep, answer.chunks())
 
     def _unreachable(self, exc: BaseException) -> UpstreamError:
         """No connection in time (pool full or server not answering) is a 503 worth retrying;
         a call that ran out of time is a 504; anything else a 502."""
-        if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        if isinstance(exc, PoolTimeout):
             return UpstreamBusy(
                 "The upstream model server did not take the request within "
                 f"{self._pool_timeout:g} s (every pooled connection busy, or it is not "
@@ -237,14 +233,6 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
     if not isinstance(parsed, dict):
         raise UpstreamError(f"The upstream sent {what} that is not a JSON object.")
     return parsed
-
-
-async def _body_then_release(response: aiohttp.ClientResponse) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in response.content.iter_any():
-            yield chunk
-    finally:
-        response.release()
 
 
 def _broken(exc: BaseException) -> UpstreamError:
