@@ -8,11 +8,37 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+
 Event = dict[str, Any]
 
 
+class EchoedTools(list[dict[str, Any]]):
+    """The ``tools`` a Response echoes, encoded once for all its lifecycle events: they are the
+    same in each (created, in_progress, the terminal one), and a Codex-sized request's 40 tools
+    cost 0.31 M instructions to encode, of the 0.37 M its whole Response costs (callgrind). A
+    list like any other wherever else it goes (orjson encodes list subclasses as lists); it
+    must not change once encoded, and the echo never changes."""
+
+    __slots__ = ("_encoded",)
+
+    def encoded(self) -> orjson.Fragment:
+        try:
+            return self._encoded
+        except AttributeError:
+            self._encoded: orjson.Fragment = orjson.Fragment(orjson.dumps(self))
+            return self._encoded
+
+
 def lifecycle(kind: str, response: dict[str, Any]) -> Event:
-    """``response.created`` / ``in_progress`` / ``completed`` / ``incomplete`` / ``failed``."""
+    """``response.created`` / ``in_progress`` / ``completed`` / ``incomplete`` / ``failed``.
+
+    The event holds a copy of ``response`` whose echoed tools are their JSON (``EchoedTools``):
+    only orjson reads events (every emit encodes at once), while ``response`` itself may be
+    stored or answered as it is."""
+    tools = response.get("tools")
+    if type(tools) is EchoedTools and tools:
+        response = {**response, "tools": tools.encoded()}  # the key keeps its place
     return {"type": f"response.{kind}", "response": response}
 
 

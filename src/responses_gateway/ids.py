@@ -24,18 +24,33 @@ def _random_digits() -> str:
         try:
             return _digits.popleft()
         except IndexError:
-            drawn = os.urandom(_DIGITS // 2 * _IDS_PER_DRAW).hex()
-            _digits.extend([drawn[at : at + _DIGITS] for at in range(0, len(drawn), _DIGITS)])
+            # Split in C (callgrind: 0.22 M instructions a draw, 0.40 M with Python slices).
+            drawn = os.urandom(_DIGITS // 2 * _IDS_PER_DRAW).hex(" ", _DIGITS // 2)
+            _digits.extend(drawn.split(" "))
 
 
-def new_id(prefix: str) -> str:
-    """48 hex digits after the prefix, as OpenAI's: the creation second (8 digits), then 20
-    random bytes. Like OpenAI's, ids sort by time, so the store's indexes grow at their right
-    edge (hot pages) instead of at random places; 160 random bits keep them unguessable."""
+def _second() -> str:
     global _stamp
     now = int(time.time())
     second, stamp = _stamp
     if second != now:
         stamp = f"{now:08x}"
         _stamp = (now, stamp)
-    return f"{prefix}_{stamp}{_random_digits()}"
+    return stamp
+
+
+def new_id(prefix: str) -> str:
+    """48 hex digits after the prefix, as OpenAI's: the creation second (8 digits), then 20
+    random bytes. Like OpenAI's, ids sort by time, so the store's indexes grow at their right
+    edge (hot pages) instead of at random places; 160 random bits keep them unguessable."""
+    return f"{prefix}_{_second()}{_random_digits()}"
+
+
+def new_ids(prefixes: list[str]) -> list[str]:
+    """``new_id`` of each prefix, from one draw of their random digits: a Codex-sized request's
+    100 input items cost 0.45 M instructions one id at a time, 0.19 M so (callgrind)."""
+    if not prefixes:
+        return []
+    stamp = _second()
+    drawn = os.urandom(_DIGITS // 2 * len(prefixes)).hex(" ", _DIGITS // 2).split(" ")
+    return [f"{prefix}_{stamp}{digits}" for prefix, digits in zip(prefixes, drawn, strict=True)]

@@ -23,6 +23,7 @@ from responses_gateway.transport.outbox import Outbox
 EventSink = Callable[[Event], None]
 Producer = Callable[[EventSink], Awaitable[None]]
 DONE = b"data: [DONE]\n\n"
+_LARGE = 16384  # an event's JSON from which it is put in three parts (see SseEncoder)
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -46,9 +47,18 @@ class SseEncoder:
 
     def __call__(self, event: Event) -> None:
         # One %-format, not four concatenations: measured 7,200 -> 6,200 instructions an event.
-        kind: str = event["type"]
-        self._put(b"event: %b\ndata: %b\n\n" % (kind.encode(), event_json(event, self._next)))
+        # A large event (a Response: ~76 KB for a Codex-sized request) is put as its head, its
+        # JSON and its end instead, so its bytes are copied once less (callgrind counts every
+        # byte a memcpy moves; the sender joins the frames anyway).
+        kind = event["type"].encode()
+        data = event_json(event, self._next)
         self._next += 1
+        if len(data) < _LARGE:
+            self._put(b"event: %b\ndata: %b\n\n" % (kind, data))
+        else:
+            self._put(b"event: %b\ndata: " % kind)
+            self._put(data)
+            self._put(b"\n\n")
 
 
 def _never() -> None:
@@ -119,7 +129,7 @@ async def _send_events(
             if outbox.closed:
                 break
             await send({"type": "http.response.body", "body": outbox.take(), "more_body": True})
-        await send({"type": "http.response.body", "body": outbox.take() + DONE, "more_body": False})
+        await send({"type": "http.response.body", "body": outbox.take(DONE), "more_body": False})
     except Exception:
         producing.cancel()
         raise

@@ -30,7 +30,7 @@ class ClientTool:
 
     @property
     def is_custom(self) -> bool:
-        return isinstance(self.spec, CustomTool)
+        return type(self.spec) is CustomTool  # not isinstance(): see tool_shapes.request_tools
 
     def chat_tool(self, chat_name: str, namespace_description: str | None) -> dict[str, Any]:
         """The chat ``tools`` entry the model sees."""
@@ -39,13 +39,15 @@ class ClientTool:
         if self.namespace and namespace_description:
             description = f"{description}\n({self.namespace}: {namespace_description})".strip()
         function: dict[str, Any] = {"name": chat_name}
-        if isinstance(spec, CustomTool):
-            function["parameters"] = _custom_parameters(spec)
-            description = f"{description}\n\n{_custom_format_note(spec)}".strip()
-        else:
+        # A function first: isinstance() of a model's own class is quick, a miss is not (see
+        # tool_shapes.request_tools).
+        if isinstance(spec, FunctionTool):
             function["parameters"] = spec.parameters or _EMPTY_OBJECT
             if spec.strict is not None:
                 function["strict"] = spec.strict
+        else:
+            function["parameters"] = _custom_parameters(spec)
+            description = f"{description}\n\n{_custom_format_note(spec)}".strip()
         if description:
             function["description"] = description
         return {"type": "function", "function": function}

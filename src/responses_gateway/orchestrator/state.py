@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from responses_gateway.events import EchoedTools
 from responses_gateway.schemas.request import (
     CreateResponseRequest,
     FunctionTool,
@@ -87,7 +88,7 @@ def request_echo(request: CreateResponseRequest, tools: list[dict[str, Any]]) ->
         "temperature": request.temperature if request.temperature is not None else 1.0,
         "text": text,
         "tool_choice": choice if isinstance(choice, str) else choice.model_dump(exclude_none=True),
-        "tools": tools,
+        "tools": EchoedTools(tools),
         "top_p": request.top_p if request.top_p is not None else 1.0,
         "top_logprobs": request.top_logprobs or 0,
         "presence_penalty": 0.0,

@@ -12,7 +12,7 @@ from typing import Any
 
 from responses_gateway.chat.parts import check_parts
 from responses_gateway.errors import InvalidRequest
-from responses_gateway.ids import new_id
+from responses_gateway.ids import new_id, new_ids
 from responses_gateway.schemas.items import item_dict
 from responses_gateway.schemas.request import CreateResponseRequest
 
@@ -42,14 +42,20 @@ FindItems = Callable[[list[str]], Awaitable[dict[str, dict[str, Any]]]]
 
 def normalise_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """A validated input item as stored: nulls dropped, string content as its part, an id."""
+    data = _without_id(item)
+    if not data.get("id"):
+        data["id"] = new_id(_ID_PREFIX[data["type"]])
+    return data
+
+
+def _without_id(item: Mapping[str, Any]) -> dict[str, Any]:
+    """``normalise_item`` but for the id, which the caller gives if the item has none."""
     data = item_dict(item)
     if data["type"] == "message" and isinstance(data["content"], str):
         part: dict[str, Any] = {"type": "input_text", "text": data["content"]}
         if data["role"] == "assistant":
             part.update(type="output_text", annotations=[])
         data["content"] = [part]
-    if not data.get("id"):
-        data["id"] = new_id(_ID_PREFIX[data["type"]])
     return data
 
 
@@ -67,12 +73,23 @@ async def input_items(
             references.append((position, item["id"]))
             items.append({})
         else:
-            items.append(normalise_item(item))
+            items.append(_without_id(item))
+    _give_ids(items)
     if references:
         await _resolve_references(items, references, history, find_items)
     _check_calls(history, items)
     check_parts(items)
     return items
+
+
+def _give_ids(items: list[dict[str, Any]]) -> None:
+    """An id for each item without one, drawn at once (``new_ids``); references' places (empty
+    for now) are left alone."""
+    missing = [item for item in items if item and not item.get("id")]
+    for item, item_id in zip(
+        missing, new_ids([_ID_PREFIX[item["type"]] for item in missing]), strict=True
+    ):
+        item["id"] = item_id
 
 
 async def _resolve_references(

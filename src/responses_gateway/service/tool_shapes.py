@@ -75,21 +75,25 @@ def request_tools(
     def add(
         spec: FunctionTool | CustomTool, namespace: str | None = None, search: bool = False
     ) -> None:
-        key = (isinstance(spec, CustomTool), search, namespace, spec.name)
+        key = (type(spec) is CustomTool, search, namespace, spec.name)
         if key not in seen:
             seen.add(key)
             found.client.append(ClientTool(spec, namespace, search))
 
     # Params are spelled out only where they are used (an MCP tool, an error): a Codex-sized
     # request has 40 tools and 100 items (callgrind: 774,000 → 484,000 instructions a request).
+    # type(), not isinstance(): the models' metaclass is an ABCMeta, whose check of a model
+    # that is not the class is a Python call (callgrind: ~1,000 instructions each, ~200 checks
+    # for a Codex-sized request's tools). No tool model is subclassed.
     for where, index, tool in _sources(request_tools, history, items):
-        if isinstance(tool, (FunctionTool, CustomTool)):
+        kind = type(tool)
+        if kind is FunctionTool or kind is CustomTool:
             add(tool)
-        elif isinstance(tool, NamespaceTool):
+        elif kind is NamespaceTool:
             found.namespaces.setdefault(tool.name, tool.description)
             for inner in tool.tools:
                 add(inner, tool.name)
-        elif isinstance(tool, McpTool):
+        elif kind is McpTool:
             found.mcp.append((f"{where}[{index}]", tool))
         elif tool.type == "tool_search":
             if (tool.model_extra or {}).get("execution") == "client":

@@ -63,8 +63,11 @@ class Outbox:
             self._ready.clear()
             await self._ready.wait()
 
-    def take(self) -> bytes:
-        """Every frame waiting, joined, in order (for a byte stream, where frames have no edges)."""
+    def take(self, last: bytes = b"") -> bytes:
+        """Every frame waiting, joined, in order (for a byte stream, where frames have no edges),
+        then ``last``: one join, not a join and a concatenation that copies them all again."""
+        if last:
+            self._frames.append(last)
         frames = b"".join(self._frames)
         self._frames.clear()
         self._queued = 0
