@@ -1,10 +1,11 @@
 """An ``https://`` upstream (api.openai.com, Fireworks): the scripted upstream served over TLS with
 a throwaway certificate authority. A gateway that trusts it (``SSL_CERT_FILE``, which OpenSSL's
 default verify paths read, as they did under aiohttp) answers plain and streamed calls; one that
-does not trust it answers a clear 502 at once, not a 500 and not a hang."""
+does not trust it answers a clear 502 at once, not a 500 and not a hang; ``check`` says the same."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import ipaddress
 import time
@@ -18,7 +19,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.conftest import Gateway, custom_gateway
+from responses_gateway.check import _upstream
+from tests.conftest import Gateway, custom_gateway, gateway_settings
 from tests.support.checks import read_sse
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
@@ -142,3 +144,21 @@ def test_an_untrusted_certificate_is_a_clear_502(
     assert events[-1]["response"]["error"]["message"] == message
     assert "sk-upstream-secret" not in answer.text + str(events)
     assert not tls_upstream.requests
+
+
+def test_check_trusts_what_requests_trust(
+    sqlite_url: str,
+    tls_upstream: ScriptedUpstream,
+    tls_files: tuple[Path, Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``responses-gateway check`` asks through the same client: the same CA setting, the same
+    refusal said the same way."""
+    settings = gateway_settings(sqlite_url, tls_upstream.base_url)
+    lines: list[tuple[bool, str]] = []
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    assert not asyncio.run(_upstream(settings, lambda ok, line: lines.append((ok, line))))
+    assert "certificate" in lines[-1][1] and "SSL_CERT_FILE" in lines[-1][1], lines
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_files[0]))
+    assert asyncio.run(_upstream(settings, lambda ok, line: lines.append((ok, line))))
+    assert "scripted" in lines[-1][1]
