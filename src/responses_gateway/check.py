@@ -4,14 +4,14 @@ failed. Reads the settings, opens the database, asks the upstream for its models
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Callable
-
-import aiohttp
 
 from responses_gateway.config import Settings
 from responses_gateway.store.database import open_database
 from responses_gateway.store.migrations import head_revision, schema_revision
 from responses_gateway.store.urls import redacted
+from responses_gateway.upstream_http import Timeouts, UpstreamHttp
 
 Report = Callable[[bool, str], None]
 
@@ -35,26 +35,41 @@ async def _database(settings: Settings, report: Report) -> bool:
 
 
 async def _upstream(settings: Settings, report: Report) -> bool:
+    """``GET /models`` through the gateway's own client, so TLS trust and the key are tested as
+    requests will use them."""
     url = settings.upstream_url.rstrip("/") + "/models"
     headers = {}
     if settings.upstream_api_key:
         headers["authorization"] = f"Bearer {settings.upstream_api_key.get_secret_value()}"
-    timeout = aiohttp.ClientTimeout(total=15)
+    client = UpstreamHttp(settings.upstream_url, Timeouts(15.0, 15.0, 15.0, 15.0), 1, headers)
     try:
-        async with (
-            aiohttp.ClientSession(timeout=timeout, trust_env=False) as session,
-            session.get(url, headers=headers) as response,
-        ):
-            status, body = response.status, await response.read()
-    except (TimeoutError, aiohttp.ClientError) as exc:
-        report(False, f"upstream GET {url}: {type(exc).__name__}: {exc}")
+        answer = await client.request("GET", "models")
+        try:
+            status, body = answer.status, await answer.read()
+        finally:
+            answer.release()
+    except OSError as exc:  # a socket error, TLS refused, or a deadline
+        report(False, f"upstream GET {url}: {_failure(exc)}")
         return False
+    finally:
+        await client.aclose()
     if status != 200:
         text = body.decode("utf-8", "replace")[:200]
         report(False, f"upstream GET {url}: HTTP {status}: {text}")
         return False
     report(True, f"upstream GET {url}: models {_model_names(body)}")
     return True
+
+
+def _failure(exc: OSError) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"TLS certificate not accepted ({exc.verify_message}); to trust a private CA, "
+            "point SSL_CERT_FILE at a bundle that holds it"
+        )
+    if isinstance(exc, TimeoutError) and not str(exc):
+        return f"{type(exc).__name__}: no answer within 15 s"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _model_names(body: bytes) -> str:

@@ -7,6 +7,7 @@ upstream 4xx keeps its status; both carry the upstream's own message but never o
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -149,6 +150,12 @@ class UpstreamClient:
                 f"The upstream model server timed out ({type(exc).__name__}).",
                 code="upstream_timeout",
                 status_code=504,
+            )
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return UpstreamError(
+                "The upstream model server's TLS certificate was not accepted "
+                f"({exc.verify_message}); to trust a private CA, point SSL_CERT_FILE at a "
+                "bundle that holds it."
             )
         return UpstreamError(
             f"The upstream model server could not be reached ({type(exc).__name__})."

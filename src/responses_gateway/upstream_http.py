@@ -18,6 +18,7 @@ the nearest of them, and none while data is already there.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -245,7 +246,7 @@ class UpstreamHttp:
         self._open = 0
         self._idle: list[_Connection] = []
         self._waiters: deque[asyncio.Future[_Connection | None]] = deque()
-        self._ssl: Any = None
+        self._ssl = _tls_context() if self._tls else None  # loads the CA bundle: not per call
 
     @property
     def base_path(self) -> str:
@@ -350,18 +351,20 @@ class UpstreamHttp:
                     lambda: _Connection(loop),
                     self._host,
                     self._port,
-                    ssl=self._tls_context() if self._tls else None,
+                    ssl=self._ssl,
                 )
         except TimeoutError:
             raise (TotalTimeout if limit >= deadline else PoolTimeout)() from None
         return connection
 
-    def _tls_context(self) -> Any:
-        if self._ssl is None:
-            import ssl  # only for an https upstream
 
-            self._ssl = ssl.create_default_context()
-        return self._ssl
+def _tls_context() -> ssl.SSLContext:
+    """The system's trusted CAs, as aiohttp's default was: OpenSSL's default verify paths, which
+    ``SSL_CERT_FILE`` (a bundle used in place of the system's) or ``SSL_CERT_DIR`` replace to
+    trust a private CA. ALPN says HTTP/1.1, all this client speaks (aiohttp said the same)."""
+    context = ssl.create_default_context()
+    context.set_alpn_protocols(["http/1.1"])
+    return context
 
 
 def _loop_time(deadline: float) -> float:
