@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from responses_gateway.schemas.base import encode_json
+
 Event = dict[str, Any]
 
 
@@ -18,7 +20,8 @@ class EchoedTools(list[dict[str, Any]]):
     same in each (created, in_progress, the terminal one), and a Codex-sized request's 40 tools
     cost 0.31 M instructions to encode, of the 0.37 M its whole Response costs (callgrind). A
     list like any other wherever else it goes (orjson encodes list subclasses as lists); it
-    must not change once encoded, and the echo never changes."""
+    must not change once encoded, and the echo never changes. Function tools' ``parameters``
+    are not encoded again either (``EncodedJson``)."""
 
     __slots__ = ("_encoded",)
 
@@ -26,7 +29,7 @@ class EchoedTools(list[dict[str, Any]]):
         try:
             return self._encoded
         except AttributeError:
-            self._encoded: orjson.Fragment = orjson.Fragment(orjson.dumps(self))
+            self._encoded: orjson.Fragment = orjson.Fragment(encode_json(list(self)))
             return self._encoded
 
 

@@ -16,6 +16,7 @@ import orjson
 
 from responses_gateway.config import Settings
 from responses_gateway.errors import UpstreamBusy, UpstreamError
+from responses_gateway.schemas.base import encode_json
 from responses_gateway.upstream_errors import error_from_body, passed_headers, status_error
 from responses_gateway.upstream_http import Answer, PoolTimeout, Timeouts, UpstreamHttp
 
@@ -60,7 +61,7 @@ class UpstreamClient:
     async def complete(self, payload: dict[str, Any]) -> dict[str, Any]:
         """One non-streamed completion."""
         try:
-            answer = await self._http.request("POST", "chat/completions", orjson.dumps(payload))
+            answer = await self._http.request("POST", "chat/completions", encode_json(payload))
             try:
                 body = await answer.read()
             finally:
@@ -83,7 +84,7 @@ class UpstreamClient:
         progress = StreamProgress()
         answer: Answer | None = None
         try:
-            answer = await self._http.request("POST", "chat/completions", orjson.dumps(payload))
+            answer = await self._http.request("POST", "chat/completions", encode_json(payload))
             if answer.status >= 400:
                 raise status_error(answer.status, await answer.read(), answer.headers)
             progress.started = True

@@ -12,6 +12,7 @@ from pydantic import ConfigDict, Discriminator, Field, Tag, field_validator, mod
 
 from responses_gateway.schemas.base import (
     INT32_MAX,
+    EncodedJsonObject,
     Id,
     JsonObject,
     ModelName,
@@ -50,7 +51,7 @@ class FunctionTool(_Model):
     type: Literal["function"]
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str | None = None
-    parameters: JsonObject | None = None
+    parameters: EncodedJsonObject | None = None
     strict: bool | None = None
     defer_loading: bool | None = None
 
