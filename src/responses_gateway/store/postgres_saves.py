@@ -2,11 +2,12 @@
 
 A save on its own cost ~380 K instructions in this process (callgrind, ``ResponseStore.save`` in
 a loop), most of it per statement, not per row: asyncpg's pool acquire and release (a task per
-release), the bind, and four text arrays whose encoding checks each element against three ABCs
-(~60 K). Here every save waiting while one statement runs goes into the next one, and a batch
-is one ``json`` parameter (one ``orjson.dumps``) that the statement unpacks. The strings in it
-are extracted with ``->>``: a stored JSON text travels as a JSON string, since PostgreSQL's JSON
-functions cannot hand back a value holding ``\\u0000`` as text, and NUL is allowed in item text.
+release; now spared while a held connection is idle, see ``database._Held``), the bind, and four
+text arrays whose encoding checks each element against three ABCs (~60 K). Here every save
+waiting while one statement runs goes into the next one, and a batch is one ``json`` parameter
+(one ``orjson.dumps``) that the statement unpacks. The strings in it are extracted with
+``->>``: a stored JSON text travels as a JSON string, since PostgreSQL's JSON functions cannot
+hand back a value holding ``\\u0000`` as text, and NUL is allowed in item text.
 
 Atomic per response: one statement writes all of a batch or none of it; when the server refuses
 a batch (a constraint), each of its saves is tried again alone so that only the faulty one fails.
