@@ -126,6 +126,25 @@ def test_too_many_input_items(limited: Gateway, upstream: ScriptedUpstream) -> N
     assert answer.status_code == 200, answer.text
 
 
+@pytest.mark.parametrize("path", ["/responses", "/responses/input_tokens", "/responses/compact"])
+def test_every_route_with_input_counts_its_items(
+    limited: Gateway, upstream: ScriptedUpstream, path: str
+) -> None:
+    """Counted on the parsed body, before anything is validated: an unknown tool type (the
+    keyed parse's fallback) or a missing model changes nothing."""
+    items = [{"role": "user", "content": "x"}] * (ITEMS + 1)
+    for body in (
+        _body(items),  # type: ignore[arg-type]
+        _body(items, tools=[{"type": "no_such_tool"}]),  # type: ignore[arg-type]
+        orjson.dumps({"input": items}),
+    ):
+        answer = httpx.post(limited.base_url + path, content=body, timeout=30)
+        error = _error(answer, 400, "too_many_input_items")
+        assert error["param"] == "input"
+        assert error["message"] == f"Too many input items: at most {ITEMS} are accepted."
+    assert upstream.requests == []
+
+
 def test_200000_items_are_refused_on_the_default_limit(
     gateway: Gateway, upstream: ScriptedUpstream
 ) -> None:

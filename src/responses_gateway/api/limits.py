@@ -14,7 +14,7 @@ import functools
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, Annotated, Any, TypeVar, Union, cast, get_args, get_origin
+from typing import IO, Annotated, Any, ClassVar, TypeVar, Union, cast, get_args, get_origin
 
 import orjson
 from fastapi import Request
@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from responses_gateway.config import Settings
 from responses_gateway.errors import InvalidRequest, error_envelope
+from responses_gateway.schemas.keyed import KeyedJson
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -38,30 +39,32 @@ class Limits:
 
 
 def bounded_model(model: type[Model], request: Request, raw: bytes) -> type[Model]:
-    """``model`` with its ``input`` list capped at the app's item limit; ``raw`` (the body) is
-    refused at once when it holds more items than that.
+    """``model`` with its ``input`` list capped at the app's item limit, and a body with more
+    items than that refused as soon as it is parsed.
 
-    Parsing costs what the body weighs whatever the cap (pydantic parses all of it first:
-    200,000 tiny items took ~1.5 s to refuse), so a body with more ``{`` than the cap allows
-    items is counted by orjson first (~0.1 s for those 200,000). Fewer ``{`` than the cap
-    means fewer items: ordinary bodies pay one ``bytes.count``."""
+    pydantic refuses a list over ``max_length`` only after the whole body is parsed and the
+    list copied into the error (200,000 tiny items: ~0.5 s, 32 MiB of them ~2.5 s), so the
+    bounded model is a ``KeyedJson`` that counts the items on the parsed JSON before validating
+    anything. Measured in process (wall): 0.06 s and 0.35 s, where a ``bytes.count(b"{")``
+    and then orjson in front of the parse took 0.085 s and 0.46 s; ordinary bodies now pay one
+    ``len`` instead of that count (a Codex-sized body: ~0.5 M instructions, callgrind)."""
     limits: Limits | None = getattr(request.app.state, "limits", None)
     if limits is None or "input" not in model.model_fields:
         return model
-    refuse_too_many_items(raw, limits.max_input_items)
     return _with_item_limit(model, limits.max_input_items)
 
 
-def refuse_too_many_items(raw: bytes, cap: int) -> None:
-    if raw.count(b"{") <= cap:
-        return
-    try:
-        parsed = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return  # pydantic will say what is wrong
-    items = parsed.get("input") if isinstance(parsed, dict) else None
-    if isinstance(items, list) and len(items) > cap:
-        raise too_many_items(cap)
+class _ItemCap(KeyedJson):
+    """The item count of a bounded model (its ``input`` also keeps ``max_length``: the bound
+    holds on every way in, this is the cheap one)."""
+
+    max_input_items: ClassVar[int] = 0
+
+    @classmethod
+    def refuse_parsed(cls, data: Any) -> None:
+        items = data.get("input") if isinstance(data, dict) else None
+        if isinstance(items, list) and len(items) > cls.max_input_items:
+            raise too_many_items(cls.max_input_items)
 
 
 def too_many_items(cap: int) -> InvalidRequest:
@@ -82,7 +85,10 @@ def _with_item_limit(model: type[Model], max_items: int) -> type[Model]:
     )
     bounded: Any = Union[branches]  # noqa: UP007 (a runtime union of computed branches)
     default = ... if field.is_required() else field.default  # /compact's input is optional
-    return create_model(model.__name__, __base__=model, input=(bounded, default))
+    bases: tuple[type[Model], ...] = (model, cast(type[Model], _ItemCap))
+    capped = create_model(model.__name__, __base__=bases, input=(bounded, default))
+    cast(Any, capped).max_input_items = max_items
+    return cast(type[Model], capped)
 
 
 class BodyRefused(Exception):

@@ -85,6 +85,11 @@ class KeyedJson(BaseModel):
     """A model whose JSON is parsed with keyed unions first (see the module's docstring)."""
 
     @classmethod
+    def refuse_parsed(cls, data: Any) -> None:
+        """A look at the parsed JSON before anything is validated, for a subclass to refuse it
+        cheaply (``api/limits.py`` counts input items): by default, nothing is refused."""
+
+    @classmethod
     def model_validate_json(
         cls,
         json_data: str | bytes | bytearray,
@@ -97,10 +102,16 @@ class KeyedJson(BaseModel):
     ) -> Self:
         if all(option is None for option in (strict, extra, context, by_alias, by_name)):
             try:
-                parsed: Self = _validator(cls).validate_python(from_json(json_data))
-                return parsed
-            except (ValueError, ValidationError):  # not JSON, or not valid
-                pass  # the model's own validator names the problem
+                data = from_json(json_data)
+            except ValueError:
+                pass  # not JSON: the model's own validator says where
+            else:
+                cls.refuse_parsed(data)
+                try:
+                    parsed: Self = _validator(cls).validate_python(data)
+                    return parsed
+                except ValidationError:
+                    pass  # the model's own validator names the problem
         return super().model_validate_json(
             json_data,
             strict=strict,
