@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import socket
+import time
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -239,3 +240,39 @@ def test_after_an_unhandled_error_the_next_request_works(
             assert failed.status_code == 500 and failed.headers["connection"] == "close"
             assert failed.json()["error"]["type"] == "server_error"
             assert client.get("/healthz").status_code == 200
+
+
+_HEALTH = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def test_deadlines_on_a_kept_alive_connection(limited: Gateway) -> None:
+    """No deadline between requests; the next request's runs from its first byte."""
+    with _raw(limited) as sock:
+        sock.sendall(_HEALTH)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(0.8)  # past the header deadline of the first request: still open
+        sock.sendall(_HEALTH)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(0.3)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        sent = time.monotonic()
+        assert sock.recv(65536).startswith(b"HTTP/1.1 408")
+        assert 0.4 < time.monotonic() - sent < 2
+
+
+def test_a_header_deadline_shorter_than_the_body_one(
+    database_url: str, upstream_server: ScriptedUpstream
+) -> None:
+    """The header deadline after a request is not held back by the longer body deadline."""
+    with (
+        custom_gateway(
+            database_url, upstream_server.base_url, header_timeout=0.3, body_timeout=5
+        ) as gateway,
+        _raw(gateway) as sock,
+    ):
+        sock.sendall(_HEALTH)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        sent = time.monotonic()
+        assert sock.recv(65536).startswith(b"HTTP/1.1 408")
+        assert time.monotonic() - sent < 2

@@ -23,7 +23,7 @@ from responses_gateway.api import (
 )
 from responses_gateway.api.deps import Gateway
 from responses_gateway.api.errors import install_error_handlers
-from responses_gateway.api.hot_routes import HotRoutes
+from responses_gateway.api.hot_routes import GatewayApp
 from responses_gateway.api.limits import Limits, RequestBodies
 from responses_gateway.api.openapi import install_openapi
 from responses_gateway.chat.reasoning import ReasoningReplay
@@ -99,7 +99,7 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
             tracing.shutdown()
             await database.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="responses-gateway",
         version=__version__,
         lifespan=lifespan,
@@ -112,12 +112,16 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
     )
     install_error_handlers(app)
     app.state.limits = Limits.from_settings(settings)
-    # Innermost, after the limits: the one route nearly every call takes skips FastAPI's router.
-    app.add_middleware(HotRoutes, routes={("POST", "/v1/responses"): responses.create_response})
     app.add_middleware(RequestBodies, limits=app.state.limits)
     install_openapi(app)
     app.state.lifecycle = life
     app.add_middleware(AccessLayer, lifecycle=life)  # outermost: it sees refusals too
+    # The one route nearly every call takes skips FastAPI's router and outer middleware, through
+    # the same two layers as above.
+    app.serve_hot(
+        {("POST", "/v1/responses"): responses.create_response},
+        lambda hot: AccessLayer(RequestBodies(hot, app.state.limits), life),
+    )
     # Before /responses/{id} can match /responses/compact or /responses/input_tokens.
     app.include_router(compaction.router)
     app.include_router(input_tokens.router)

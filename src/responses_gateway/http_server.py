@@ -5,9 +5,9 @@ uvicorn arms its keep-alive timer only after a response, so a connection that ne
 request was never timed out, and httptools has no header size limit. ``GuardedHttpToolsProtocol``
 adds them: the request line and headers must arrive within ``GATEWAY_HEADER_TIMEOUT`` of the
 connection (or of the request's first byte on a kept-alive connection) and stay under
-``MAX_HEADER_BYTES``; the body must then arrive within ``GATEWAY_BODY_TIMEOUT``. Timers in the
-protocol cost about a microsecond a request (an ``asyncio.timeout`` around the body read cost
-six). The body's size is bounded by ``api/limits.py``.
+``MAX_HEADER_BYTES``; the body must then arrive within ``GATEWAY_BODY_TIMEOUT``. One timer per
+connection, moved only when needed (an ``asyncio.timeout`` around the body read cost six
+microseconds a request). The body's size is bounded by ``api/limits.py``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import functools
 from typing import Any
 
 import orjson
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from responses_gateway.config import Settings
 from responses_gateway.errors import error_envelope
@@ -60,22 +60,32 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: float | None = None
     body_timeout: float | None = None
 
+    # One timer per connection, moved only when a deadline comes earlier than it: a request
+    # just writes ``_deadline`` (0: none due). Measured against arming and cancelling two timers
+    # a request: ``store: false`` 0.826 -> 0.810 M instructions, streamed 2.598 -> 2.577 M
+    # (callgrind).
     _timer: asyncio.TimerHandle | None = None
+    _timer_at = 0.0
+    _deadline = 0.0
+    _answer = b""
     _header_bytes = 0
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm(self.header_timeout, 0, _HEADERS_LATE)
+        self._expect(self.header_timeout, 0, _HEADERS_LATE)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._deadline = 0.0
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._header_bytes = 0
-        if self._timer is None:
-            self._arm(self.header_timeout, 0, _HEADERS_LATE)
+        if not self._deadline:  # else the connection's first request: due since it was made
+            self._expect(self.header_timeout, 0, _HEADERS_LATE)
 
     def on_url(self, url: bytes) -> None:
         self._count(len(url))
@@ -86,13 +96,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._deadline = 0.0
         if not self.parser.should_upgrade():  # a WebSocket is not a body
-            self._arm(self.body_timeout, 1, _BODY_LATE)
+            self._expect(self.body_timeout, 1, _BODY_LATE)
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._deadline = 0.0
         super().on_message_complete()
 
     def _count(self, size: int) -> None:
@@ -101,18 +111,35 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._close_with(_TOO_LARGE)
             raise ValueError("request headers too large")  # stops the parser
 
-    def _arm(self, timeout: float | None, which: int, answer: bytes) -> None:
+    def _expect(self, timeout: float | None, which: int, answer: bytes) -> None:
+        """``answer`` goes out unless the deadline is cleared within ``timeout`` seconds."""
         seconds = timeout or _timeouts_from_environment()[which]
-        self._timer = self.loop.call_later(seconds, self._late, answer)
+        self._deadline = deadline = self.loop.time() + seconds
+        self._answer = answer
+        if self._timer is None or self._timer_at > deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._arm(deadline)
 
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _arm(self, at: float) -> None:
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._due)
+
+    def _due(self) -> None:
+        self._timer = None
+        deadline = self._deadline
+        if not deadline:
+            return  # nothing due: the next deadline arms a timer again
+        if deadline > self._timer_at:
+            self._arm(deadline)  # moved on since this timer was set
+            return
+        self._deadline = 0.0
+        self._late(self._answer)
 
     def _late(self, answer: bytes) -> None:
-        self._timer = None
-        cycle = self.cycle
+        cycle: RequestResponseCycle | None = self.cycle
+        if answer is _HEADERS_LATE and cycle is not None and cycle.response_complete:
+            cycle = None  # the previous request's, on a kept-alive connection: this one gets a 408
         if cycle is not None and cycle.response_started:
             self.transport.close()  # the app answered without the whole body: just hang up
         else:

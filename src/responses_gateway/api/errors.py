@@ -43,6 +43,11 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:
+    return unexpected_error_response(exc)
+
+
+def unexpected_error_response(exc: Exception) -> Response:
+    """A 500 for a bug: logged with its traceback, never shown to the client."""
     log.exception("unhandled error", exc_info=exc)
     # uvicorn closes the connection after an unhandled error: say so, or a keep-alive client
     # sends its next request into a closed socket.

@@ -69,6 +69,11 @@ def shutdown() -> None:
         _provider.force_flush()
 
 
+def active() -> bool:
+    """Whether spans are recorded: callers skip building their attributes when not."""
+    return _tracer is not None
+
+
 def span(
     name: str, attributes: Mapping[str, AttributeValue | None] | None = None
 ) -> contextlib.AbstractContextManager[Span | None]:
