@@ -2,7 +2,7 @@
 with machine load (CPU-time figures on a shared 2-core machine do), for comparing two versions.
 
     .venv/bin/python bench/instructions.py [--requests 200] [--database sqlite|postgres]
-        [--only unstored,stored,streamed,codex] [--gateway ours|agentic-api]
+        [--only unstored,stored,streamed,codex] [--gateway ours|agentic-api|floor]
 
 The gateway runs under ``valgrind --tool=callgrind`` with instrumentation off while it starts
 (``--instr-atstart=no``); each phase sends a warm-up, zeroes the counters and switches
@@ -11,7 +11,9 @@ time, reads the count (``callgrind_control -e``) and switches it off. The
 upstream is the benchmark's scripted one, outside valgrind. Counts include everything in the
 gateway process: Python, C extensions and the store's threads (SQLite), not the kernel nor the
 PostgreSQL server. ``--gateway agentic-api`` counts vLLM's Rust gateway the same way (as
-``side_by_side.py`` runs it; the Codex-sized body is ours to send, not part of its figures).
+``side_by_side.py`` runs it; the Codex-sized body is ours to send, not part of its figures);
+``--gateway floor --only unstored`` counts ``floor_app.py``: uvicorn, our upstream client and
+orjson with no gateway, the floor of this stack.
 """
 
 from __future__ import annotations
@@ -88,7 +90,22 @@ def _agentic(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str,
     return argv, dict(RUST_LOG="warn"), "/v1/models"
 
 
-GATEWAYS = {"ours": _ours, "agentic-api": _agentic}
+def _floor(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str, str], str]:
+    """``floor_app.py``: uvicorn, our upstream client and orjson, no gateway (``unstored`` only)."""
+    argv = [
+        harness.PYTHON, "-m", "uvicorn", "floor_app:app", "--host", harness.HOST,
+        "--port", str(gw_port), "--http", "httptools", "--loop", "uvloop", "--no-access-log",
+    ]  # fmt: skip
+    env = dict(
+        FLOOR_UPSTREAM=harness.upstream_url(up_port),
+        PYTHONPATH=str(harness.BENCH),
+        PYTHONMALLOC="malloc",
+        PYTHONHASHSEED="0",
+    )
+    return argv, env, "/healthz"
+
+
+GATEWAYS = {"ours": _ours, "agentic-api": _agentic, "floor": _floor}
 
 
 async def bench(children: harness.Children, url: str, args: argparse.Namespace) -> None:
