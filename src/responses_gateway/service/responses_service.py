@@ -22,7 +22,7 @@ from responses_gateway.errors import (
     StoreUnavailable,
     previous_response_not_found,
 )
-from responses_gateway.events import Event, lifecycle
+from responses_gateway.events import lifecycle
 from responses_gateway.ids import new_id
 from responses_gateway.mcp import EgressPolicy
 from responses_gateway.observability.spans import finished, response_span, store_operation
@@ -31,6 +31,7 @@ from responses_gateway.orchestrator.turn_loop import (
     EventSink,
     Orchestrator,
     Turn,
+    discard,
     fail,
     terminal_event,
 )
@@ -59,10 +60,6 @@ def owner_of(api_key: str | None) -> str:
 
 
 _CLIENT_TOOL_TYPES = frozenset({"function", "custom", "namespace"})
-
-
-def _discard(_event: Event) -> None:
-    return None
 
 
 def _warm_up(state: ResponseState, emit: EventSink) -> None:
@@ -218,7 +215,7 @@ class ResponsesService:
         prepared = await self.prepare(request, owner)
         state = prepared.state
         with response_span(request.model, state.id) as span:
-            await self._orchestrator.run(prepared.turn, state, _discard)
+            await self._orchestrator.run(prepared.turn, state, discard)
             if state.failure is not None:
                 raise state.failure
             response = state.snapshot()

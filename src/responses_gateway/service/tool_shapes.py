@@ -142,6 +142,11 @@ def _sources(
             yield param, index, tool
 
 
+def has_tool_items(context: list[dict[str, Any]]) -> bool:
+    """Whether any item of the context carries tools (``additional_tools``, ``tool_search_output``)."""
+    return any(item.get("type") in _TOOL_ITEMS for item in context)
+
+
 def _tool_items(
     history: list[dict[str, Any]], items: list[dict[str, Any]]
 ) -> Iterator[tuple[str, dict[str, Any]]]:
