@@ -117,6 +117,7 @@ def test_streams_record_time_to_first_event(
         == 1
     )
     assert value(after, "gateway_streams_in_flight") == 0
+    assert value(after, "gateway_requests_in_flight") == 1  # the scrape itself
 
 
 def test_request_id_is_taken_or_made(gateway: Gateway, upstream: ScriptedUpstream) -> None:

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from responses_gateway.api.limits import bounded_model, too_many_items
+from responses_gateway.api.limits import bounded_model, read_body, too_many_items
 from responses_gateway.errors import InvalidRequest
 from responses_gateway.schemas.items import TAGS
 
@@ -38,7 +38,7 @@ _JSON_TYPE = (b"content-type", b"application/json")
 
 async def parse_body(request: Request, model: type[Model]) -> Model:
     """The body as ``model``, bounded by the app's limits (``api/limits.py``)."""
-    raw = await request.body()
+    raw = await read_body(request)
     try:
         return bounded_model(model, request, raw).model_validate_json(raw)
     except ValidationError as exc:

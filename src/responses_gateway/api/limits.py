@@ -5,7 +5,9 @@ number of input items. (How long a body may take is the HTTP protocol's: ``http_
 (a ``Content-Length`` over the limit is refused before a byte of the body is read), decompresses
 ``gzip``, ``deflate`` and ``zstd`` bodies chunk by chunk with the limit applied to the output (a
 decompression bomb stops at the limit, it is never inflated whole), then hands the app the plain
-body. A refusal closes the connection: the rest of the body is never read.
+body: as the request's ``http.request`` message and, read without a second pass, in
+``scope[BODY]`` (``read_body``). A refusal closes the connection: the rest of the body is never
+read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from responses_gateway.errors import InvalidRequest, error_envelope
 from responses_gateway.schemas.keyed import KeyedJson
 
 Model = TypeVar("Model", bound=BaseModel)
+BODY = "responses_gateway.body"  # the scope key of the plain body ``RequestBodies`` read
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,14 @@ def _with_item_limit(model: type[Model], max_items: int) -> type[Model]:
     capped = create_model(model.__name__, __base__=bases, input=(bounded, default))
     cast(Any, capped).max_input_items = max_items
     return cast(type[Model], capped)
+
+
+async def read_body(request: Request) -> bytes:
+    """The plain body: the bytes ``RequestBodies`` already read, else Starlette's read of it.
+    Reading them again through ``Request.body()`` (the replayed message, its async generator,
+    a join) cost 0.012 M instructions of a 0.82 M ``store: false`` request (callgrind)."""
+    raw = request.scope.get(BODY)
+    return raw if isinstance(raw, bytes) else await request.body()
 
 
 class BodyRefused(Exception):
@@ -192,6 +203,7 @@ class RequestBodies:
             return
         except _Disconnected:
             return
+        scope[BODY] = body
         delivered = False
 
         async def replay() -> Message:
