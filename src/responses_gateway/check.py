@@ -11,7 +11,7 @@ from responses_gateway.config import Settings
 from responses_gateway.store.database import open_database
 from responses_gateway.store.migrations import head_revision, schema_revision
 from responses_gateway.store.urls import redacted
-from responses_gateway.upstream_http import Timeouts, UpstreamHttp
+from responses_gateway.upstream_http import Timeouts, UpstreamHttp, untrusted_certificate
 
 Report = Callable[[bool, str], None]
 
@@ -43,11 +43,8 @@ async def _upstream(settings: Settings, report: Report) -> bool:
         headers["authorization"] = f"Bearer {settings.upstream_api_key.get_secret_value()}"
     client = UpstreamHttp(settings.upstream_url, Timeouts(15.0, 15.0, 15.0, 15.0), 1, headers)
     try:
-        answer = await client.request("GET", "models")
-        try:
-            status, body = answer.status, await answer.read()
-        finally:
-            answer.release()
+        answer, body = await client.fetch("GET", "models")
+        status = answer.status
     except OSError as exc:  # a socket error, TLS refused, or a deadline
         report(False, f"upstream GET {url}: {_failure(exc)}")
         return False
@@ -63,10 +60,7 @@ async def _upstream(settings: Settings, report: Report) -> bool:
 
 def _failure(exc: OSError) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
-        return (
-            f"TLS certificate not accepted ({exc.verify_message}); to trust a private CA, "
-            "point SSL_CERT_FILE at a bundle that holds it"
-        )
+        return untrusted_certificate(exc)
     if isinstance(exc, TimeoutError) and not str(exc):
         return f"{type(exc).__name__}: no answer within 15 s"
     return f"{type(exc).__name__}: {exc}"

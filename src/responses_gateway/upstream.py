@@ -18,7 +18,13 @@ from responses_gateway.config import Settings
 from responses_gateway.errors import UpstreamBusy, UpstreamError
 from responses_gateway.schemas.base import encode_json
 from responses_gateway.upstream_errors import error_from_body, passed_headers, status_error
-from responses_gateway.upstream_http import Answer, PoolTimeout, Timeouts, UpstreamHttp
+from responses_gateway.upstream_http import (
+    Answer,
+    PoolTimeout,
+    Timeouts,
+    UpstreamHttp,
+    untrusted_certificate,
+)
 
 # What a call can fail with below the HTTP answer: a socket error or a deadline (both OSErrors).
 _TRANSPORT = OSError
@@ -61,11 +67,7 @@ class UpstreamClient:
     async def complete(self, payload: dict[str, Any]) -> dict[str, Any]:
         """One non-streamed completion."""
         try:
-            answer = await self._http.request("POST", "chat/completions", encode_json(payload))
-            try:
-                body = await answer.read()
-            finally:
-                answer.release()
+            answer, body = await self._http.fetch("POST", "chat/completions", encode_json(payload))
         except _TRANSPORT as exc:
             raise self._unreachable(exc) from None
         if answer.status >= 400:
@@ -118,13 +120,10 @@ class UpstreamClient:
         """``POST`` beside ``/v1`` (``/tokenize``, ``/apply-template``): status and body."""
         root = self._http.base_path.removesuffix("/").removesuffix("/v1") + "/"
         try:
-            answer = await self._http.request("POST", root + path, body)
-            try:
-                return answer.status, await answer.read()
-            finally:
-                answer.release()
+            answer, answered = await self._http.fetch("POST", root + path, body)
         except _TRANSPORT as exc:
             raise self._unreachable(exc) from None
+        return answer.status, answered
 
     async def relay(self, method: str, path: str, body: bytes | None = None) -> Relayed:
         """Pass a request through unchanged (``/v1/models``, ``/v1/chat/completions``)."""
@@ -153,11 +152,7 @@ class UpstreamClient:
                 status_code=504,
             )
         if isinstance(exc, ssl.SSLCertVerificationError):
-            return UpstreamError(
-                "The upstream model server's TLS certificate was not accepted "
-                f"({exc.verify_message}); to trust a private CA, point SSL_CERT_FILE at a "
-                "bundle that holds it."
-            )
+            return UpstreamError(f"The upstream model server's {untrusted_certificate(exc)}.")
         return UpstreamError(
             f"The upstream model server could not be reached ({type(exc).__name__})."
         )

@@ -273,6 +273,16 @@ class UpstreamHttp:
             raise
         return Answer(self, connection, deadline)
 
+    async def fetch(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[Answer, bytes]:
+        """One call read whole: its answer (status, headers), already released, and its body."""
+        answer = await self.request(method, path, body)
+        try:
+            return answer, await answer.read()
+        finally:
+            answer.release()
+
     def release(self, connection: _Connection) -> None:
         """Back to the pool when its answer was read whole on a kept-alive connection, else
         closed; either way a caller waiting for a connection is woken."""
@@ -365,6 +375,15 @@ def _tls_context() -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.set_alpn_protocols(["http/1.1"])
     return context
+
+
+def untrusted_certificate(exc: ssl.SSLCertVerificationError) -> str:
+    """What to tell an operator whose upstream's certificate was refused (requests and ``check``
+    say the same)."""
+    return (
+        f"TLS certificate was not accepted ({exc.verify_message}); to trust a private CA, "
+        "point SSL_CERT_FILE at a bundle that holds it"
+    )
 
 
 def _loop_time(deadline: float) -> float:
