@@ -24,9 +24,9 @@ from responses_gateway.api.limits import (
     Limits,
     RequestBodies,
     _with_item_limit,
-    refuse_too_many_items,
 )
 from responses_gateway.errors import InvalidRequest
+from responses_gateway.schemas.conversations import CreateItemsRequest
 from responses_gateway.schemas.request import CreateResponseRequest
 
 LIMITS = Limits(max_request_bytes=32 * 1024 * 1024, max_input_items=10_000)
@@ -80,6 +80,10 @@ def asgi_us(app: Any, body: bytes, encoding: bytes = b"", calls: int = 5000) -> 
     return asyncio.run(run())
 
 
+def _conversation_items(body: bytes) -> Any:
+    return CreateItemsRequest.model_validate_json(body)
+
+
 def main() -> None:
     wrapped = RequestBodies(_app, LIMITS)
     model = _with_item_limit(CreateResponseRequest, LIMITS.max_input_items)
@@ -98,15 +102,16 @@ def main() -> None:
             per_call_us(lambda: model.model_validate_json(CODEX_LIKE)),
         ),
     ]
-    for name, items in (
-        ("refuse 200,000 items (limit 10,000)", 200_000),
-        ("validate 10,000 items", 10_000),
+    item = {"role": "user", "content": "x"}
+    for name, key, items, parse in (
+        ("refuse 200,000 items (limit 10,000)", "input", 200_000, model.model_validate_json),
+        ("validate 10,000 items", "input", 10_000, model.model_validate_json),
+        ("refuse 200,000 conversation items (limit 20)", "items", 200_000, _conversation_items),
     ):
-        body = orjson.dumps({"model": "m", "input": [{"role": "user", "content": "x"}] * items})
+        body = orjson.dumps({"model": "m", key: [item] * items})
         started = time.perf_counter()
         with contextlib.suppress(ValueError, InvalidRequest):
-            refuse_too_many_items(body, LIMITS.max_input_items)
-            model.model_validate_json(body)
+            parse(body)
         rows.append((name + f", {len(body) // 1024} KiB", (time.perf_counter() - started) * 1e6))
     width = max(len(name) for name, _ in rows)
     for name, micros in rows:

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from responses_gateway.errors import StoreUnavailable
-from responses_gateway.store.database import Database, Query, open_database
+from responses_gateway.store.database import Database, PostgresDatabase, Query, open_database
 from tests.conftest import PG_ADMIN_URL, scratch_postgres
 
 _SLEEP = Query("SELECT pg_sleep(:seconds)")
@@ -102,4 +102,31 @@ def test_a_refused_statement_keeps_the_connection() -> None:
             await db.close()
 
     with scratch_postgres("held_error") as url:
+        asyncio.run(main(url, url.rsplit("/", 1)[1]))
+
+
+def test_idle_connections_are_closed_after_their_lifetime() -> None:
+    async def main(url: str, database: str) -> None:
+        db = await PostgresDatabase.connect(url, pool_size=4, idle_lifetime=1.0)
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        try:
+            await asyncio.gather(*(db.fetch(_SLEEP, {"seconds": 0.2}) for _ in range(4)))
+            burst = await _backends(admin, database)
+            assert len(burst) == 4  # two held connections, two pooled
+            kept = await _pid(db)  # a held one, used again: open a lifetime from now
+            await asyncio.sleep(0.6)
+            assert await _pid(db) == kept
+            await asyncio.sleep(0.6)  # the others have been idle 1.2 s, this one 0.6 s
+            await _settled(admin, database, 2)
+            left = await _backends(admin, database)
+            assert kept in left and len(left) == 2  # and the pool's floor of one connection
+            await asyncio.sleep(0.5)
+            await _settled(admin, database, 1)
+            assert await _backends(admin, database) == [p for p in left if p != kept]
+            assert await _pid(db) != kept  # the next statement opens a new one
+        finally:
+            await admin.close()
+            await db.close()
+
+    with scratch_postgres("held_idle") as url:
         asyncio.run(main(url, url.rsplit("/", 1)[1]))

@@ -31,7 +31,8 @@ class Lifecycle:
     def __init__(self) -> None:
         self.draining = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        _LIVES.add(self)
+        with _LIVES_LOCK:
+            _LIVES.add(self)
 
     @property
     def in_flight(self) -> int:
@@ -95,10 +96,15 @@ class Lifecycle:
 
 
 _LIVES: weakref.WeakSet[Lifecycle] = weakref.WeakSet()
+# A scrape may run on another thread than the one making a lifecycle (apps in test threads, a
+# multi-app embedding): copying the set while another thread adds to it raises.
+_LIVES_LOCK = threading.Lock()
 
 
 def _in_flight() -> float:
-    return sum(life.in_flight for life in list(_LIVES))
+    with _LIVES_LOCK:
+        lives = list(_LIVES)
+    return sum(life.in_flight for life in lives)
 
 
 # The requests-in-flight gauge, counted per request (an inc and a dec, a lock each), was ~0.01 M

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -9,6 +10,7 @@ import httpx
 import openai
 from prometheus_client.parser import text_string_to_metric_families
 
+from responses_gateway import lifecycle
 from tests.conftest import Gateway
 from tests.support.mcp_servers import running_mcp_servers
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
@@ -155,3 +157,28 @@ def test_open_websockets_are_a_gauge(gateway: Gateway, client: openai.OpenAI) ->
     while value(scrape(gateway), "gateway_websocket_connections") != before:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+
+
+def test_the_in_flight_gauge_reads_while_another_thread_makes_lifecycles() -> None:
+    """A scrape copies the set of lifecycles that another thread may be adding to."""
+    failures: list[BaseException] = []
+    done = threading.Event()
+
+    def scrape() -> None:
+        while not done.is_set():
+            try:
+                lifecycle._in_flight()
+            except BaseException as exc:  # noqa: BLE001 (any failure is the finding)
+                failures.append(exc)
+                return
+
+    scraper = threading.Thread(target=scrape)
+    scraper.start()
+    try:
+        for _ in range(2_000):
+            lives = [lifecycle.Lifecycle() for _ in range(50)]
+            del lives
+    finally:
+        done.set()
+        scraper.join()
+    assert failures == []

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any
+
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from responses_gateway.schemas.items import InputItem
+from responses_gateway.schemas.keyed import KeyedJson
 from responses_gateway.schemas.request import check_metadata
 
 MAX_ITEMS_PER_CALL = 20  # OpenAI's limit, for create and for items.create
 
 
-class _Body(BaseModel):
+class _Body(KeyedJson):
     model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def refuse_parsed(cls, data: Any) -> None:
+        """Too many ``items``, refused on the parsed JSON: pydantic refuses a list over
+        ``max_length`` only after validating every item (200,000 of them: ~1 s), with the
+        error it would have given, so the answer is the same."""
+        items = data.get("items") if isinstance(data, dict) else None
+        if isinstance(items, list) and len(items) > MAX_ITEMS_PER_CALL:
+            size = {"field_type": "List", "max_length": MAX_ITEMS_PER_CALL}
+            error: Any = {"type": "too_long", "loc": ("items",), "input": None, "ctx": size}
+            error["ctx"]["actual_length"] = len(items)
+            raise ValidationError.from_exception_data(cls.__name__, [error])
 
 
 class CreateConversationRequest(_Body):

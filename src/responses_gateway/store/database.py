@@ -25,6 +25,8 @@ several statements in one transaction on both (background jobs need it: ``store/
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -183,6 +185,7 @@ def _sqlite_connect(path: Any, *, check_same_thread: bool) -> sqlite3.Connection
 
 
 _SESSION = {"jit": "off", "enable_hashjoin": "off", "enable_mergejoin": "off"}
+_IDLE_LIFETIME = 300.0  # seconds a connection stays open unused: asyncpg's pool default
 
 
 class _Held:
@@ -199,17 +202,23 @@ class _Held:
     mid-way) a connection is dropped, and the next statement opens a new one, as the pool
     would."""
 
-    def __init__(self, connect: Callable[[], Awaitable[Any]], limit: int) -> None:
+    def __init__(
+        self, connect: Callable[[], Awaitable[Any]], limit: int, idle_lifetime: float
+    ) -> None:
         self._connect = connect
         self._limit = limit
-        self._idle: list[Any] = []  # the open connections no statement runs on
+        self._lifetime = idle_lifetime  # closed after this long unused, as the pool's are
+        # The open connections no statement runs on, with when each was given back: a stack,
+        # so the oldest are at the bottom.
+        self._idle: list[tuple[Any, float]] = []
         self._open = 0  # connections open or being opened, idle or not
         self._closed = False
+        self._reaper: asyncio.TimerHandle | None = None
 
     async def take(self) -> Any:
         """A connection, the caller's alone until ``give_back``; None when all are busy."""
         while self._idle:
-            held = self._idle.pop()
+            held = self._idle.pop()[0]
             if not held.is_closed():
                 return held
             self._open -= 1
@@ -228,13 +237,34 @@ class _Held:
             held.terminate()
         if held.is_closed():
             self._open -= 1
-        else:
-            self._idle.append(held)
+            return
+        loop = asyncio.get_running_loop()
+        self._idle.append((held, loop.time()))
+        if self._reaper is None:
+            self._reaper = loop.call_later(self._lifetime, self._reap)
+
+    def _reap(self) -> None:
+        """Closes what has been idle for the lifetime (after a burst, up to ``limit`` stay
+        open otherwise); one timer at a time, set again for the oldest still idle."""
+        loop = asyncio.get_running_loop()
+        cutoff = loop.time() - self._lifetime
+        stale = 0
+        while stale < len(self._idle) and self._idle[stale][1] <= cutoff:
+            stale += 1
+        expired, self._idle = self._idle[:stale], self._idle[stale:]
+        self._open -= len(expired)
+        for held, _ in expired:
+            held.terminate()  # idle, so no statement is cut short: what asyncpg's pool does
+        self._reaper = None
+        if self._idle and not self._closed:
+            self._reaper = loop.call_at(self._idle[0][1] + self._lifetime, self._reap)
 
     async def close(self) -> None:
         self._closed = True  # a connection taken now is closed when given back
+        if self._reaper is not None:
+            self._reaper.cancel()
         idle, self._idle = self._idle, []
-        for held in idle:
+        for held, _ in idle:
             await held.close()
 
 
@@ -245,7 +275,9 @@ class PostgresDatabase:
         self._held = held  # None with a pool of one connection: that one is the pool's
 
     @classmethod
-    async def connect(cls, url: str, *, pool_size: int) -> PostgresDatabase:
+    async def connect(
+        cls, url: str, *, pool_size: int, idle_lifetime: float = _IDLE_LIFETIME
+    ) -> PostgresDatabase:
         import asyncpg
 
         dsn = postgres_dsn(url)
@@ -258,12 +290,14 @@ class PostgresDatabase:
                 max_size=pool_size - held,
                 server_settings=_SESSION,
                 reset=_keep_session,
+                max_inactive_connection_lifetime=idle_lifetime,
             )
         except (OSError, asyncpg.PostgresError) as exc:
             raise RuntimeError(f"cannot connect to PostgreSQL: {exc}") from exc
         if not held:
             return cls(pool)
-        return cls(pool, _Held(lambda: asyncpg.connect(dsn, server_settings=_SESSION), held))
+        connect = functools.partial(asyncpg.connect, dsn, server_settings=_SESSION)
+        return cls(pool, _Held(connect, held, idle_lifetime))
 
     async def fetch(self, query: Query, params: Params) -> list[Row]:
         self.statements += 1
