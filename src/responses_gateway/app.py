@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import anyio
 from fastapi import FastAPI
@@ -65,6 +65,46 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
     # Both HTTP stacks log every request URL at INFO; MCP URLs and paths can carry secrets.
     for noisy in ("httpx", "httpx2", "httpcore", "httpcore2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    app = GatewayApp(
+        title="responses-gateway",
+        version=__version__,
+        lifespan=_lifespan(settings, life),
+        docs_url=None,
+        redoc_url=None,
+        # The gateway's own spans, metrics and request log (observability/) say what an operator
+        # needs; FastAPI's native telemetry would add a second HTTP span and metric set through
+        # the same global providers, and its check cost ~3% of a request's CPU (cProfile).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    install_error_handlers(app)
+    app.state.limits = Limits.from_settings(settings)
+    app.add_middleware(RequestBodies, limits=app.state.limits)
+    install_openapi(app)
+    app.state.lifecycle = life
+    app.add_middleware(AccessLayer, lifecycle=life)  # outermost: it sees refusals too
+    # The one route nearly every call takes skips FastAPI's router and outer middleware, through
+    # the same two layers as above.
+    app.serve_hot(
+        {("POST", "/v1/responses"): responses.create_response},
+        lambda hot: AccessLayer(RequestBodies(hot, app.state.limits), life),
+    )
+    # Before /responses/{id} can match /responses/compact or /responses/input_tokens.
+    app.include_router(compaction.router)
+    app.include_router(input_tokens.router)
+    app.include_router(responses.router)
+    app.include_router(websocket.router)
+    app.include_router(conversations.router)
+    app.include_router(passthrough.router)
+    app.include_router(health.router)
+    app.include_router(metrics.router)
+    return app
+
+
+def _lifespan(
+    settings: Settings, life: Lifecycle
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Opens the database and the upstream client, runs the background worker and retention
+    purge beside the app, and closes all of it in reverse."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,39 +139,7 @@ def create_app(settings: Settings, lifecycle: Lifecycle | None = None) -> FastAP
             tracing.shutdown()
             await database.close()
 
-    app = GatewayApp(
-        title="responses-gateway",
-        version=__version__,
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-        # The gateway's own spans, metrics and request log (observability/) say what an operator
-        # needs; FastAPI's native telemetry would add a second HTTP span and metric set through
-        # the same global providers, and its check cost ~3% of a request's CPU (cProfile).
-        telemetry={"tracing": False, "metrics": False, "logs": False},
-    )
-    install_error_handlers(app)
-    app.state.limits = Limits.from_settings(settings)
-    app.add_middleware(RequestBodies, limits=app.state.limits)
-    install_openapi(app)
-    app.state.lifecycle = life
-    app.add_middleware(AccessLayer, lifecycle=life)  # outermost: it sees refusals too
-    # The one route nearly every call takes skips FastAPI's router and outer middleware, through
-    # the same two layers as above.
-    app.serve_hot(
-        {("POST", "/v1/responses"): responses.create_response},
-        lambda hot: AccessLayer(RequestBodies(hot, app.state.limits), life),
-    )
-    # Before /responses/{id} can match /responses/compact or /responses/input_tokens.
-    app.include_router(compaction.router)
-    app.include_router(input_tokens.router)
-    app.include_router(responses.router)
-    app.include_router(websocket.router)
-    app.include_router(conversations.router)
-    app.include_router(passthrough.router)
-    app.include_router(health.router)
-    app.include_router(metrics.router)
-    return app
+    return lifespan
 
 
 def _gateway(

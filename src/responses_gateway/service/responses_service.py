@@ -260,32 +260,12 @@ class ResponsesService:
     ) -> None:
         # Failed responses are not stored: a non-streamed failure is an HTTP error with no
         # response id to retrieve, and a streamed one must store exactly the same.
-        saver = prepared.saver
-        if not prepared.turn.request.store or (response["status"] == "failed" and not saver):
+        if not prepared.turn.request.store or (
+            response["status"] == "failed" and not prepared.saver
+        ):
             return
-        items = prepared.turn.items
-        previous = prepared.turn.request.previous_response_id
         try:
-            if saver is not None:
-                size: int | None = await saver(response)
-            elif prepared.conversation is not None:
-                conversation_id, version = prepared.conversation
-                with store_operation("save"):
-                    await self._conversations.save(
-                        owner,
-                        conversation_id,
-                        response,
-                        items,
-                        prepared.state.output,
-                        prepared.history,
-                        version,
-                    )
-                return
-            else:
-                with store_operation("save"):
-                    size = await self._store.save(
-                        owner, response, items, check_previous=prepared.unverified
-                    )
+            size = await self._write(owner, response, prepared)
         except (StoreUnavailable, NotFound):  # NotFound: the conversation was deleted meanwhile
             if quiet:
                 return
@@ -295,17 +275,43 @@ class ResponsesService:
             if quiet:
                 return
             raise GatewayError("The response could not be stored.", code="store_failed") from exc
+        previous = prepared.turn.request.previous_response_id
         if size is None:
             assert previous is not None  # only a chained create is saved with a check
             self._refuse_previous(owner, previous)
-        if previous is not None:
+        if previous is not None and prepared.conversation is None:
             # Only conversations are cached (a one-off response costs its first follow-up one
             # short query), and only their newest turn: chaining twice from one response
             # (a regenerate) reads the history from the database again.
             # The state's output: the response's, with compactions still opened.
-            history = prepared.history.extended([*items, *prepared.state.output], size)
-            self._histories.put(owner, response["id"], history)
+            items = [*prepared.turn.items, *prepared.state.output]
+            self._histories.put(owner, response["id"], prepared.history.extended(items, size))
             self._histories.discard(owner, previous)
+
+    async def _write(
+        self, owner: str, response: dict[str, Any], prepared: PreparedTurn
+    ) -> int | None:
+        """Stores the response: as a background job's, a conversation's turn, or on its own.
+        Returns its size, or None when the unconfirmed previous response was gone."""
+        if prepared.saver is not None:
+            return await prepared.saver(response)
+        items = prepared.turn.items
+        with store_operation("save"):
+            if prepared.conversation is not None:
+                conversation_id, version = prepared.conversation
+                await self._conversations.save(
+                    owner,
+                    conversation_id,
+                    response,
+                    items,
+                    prepared.state.output,
+                    prepared.history,
+                    version,
+                )
+                return 0
+            return await self._store.save(
+                owner, response, items, check_previous=prepared.unverified
+            )
 
     async def ping(self) -> None:
         await self._store.ping()
