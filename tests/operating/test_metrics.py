@@ -168,7 +168,7 @@ def test_the_in_flight_gauge_reads_while_another_thread_makes_lifecycles() -> No
         while not done.is_set():
             try:
                 lifecycle._in_flight()
-            except BaseException as exc:  # noqa: BLE001 (any failure is the finding)
+            except BaseException as exc:  # any failure is the finding
                 failures.append(exc)
                 return
 
