@@ -29,28 +29,22 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from httpclient import Connection, Result
-from run import (
+from loadgen import check_stream, load, pct
+from processes import (
     BENCH,
-    FULL,
     GATEWAY_BIN,
     HOST,
     PYTHON,
-    QUICK,
     Children,
-    Profile,
-    bench_database,
-    check_stream,
-    cpu_seconds,
-    fmt,
     free_port,
     gateway_env,
-    load,
-    pct,
-    say,
-    table,
     wait_http,
     wait_ready_line,
 )
+from procfs import cpu_seconds
+from profiles import FULL, QUICK, Profile
+from scratch_database import bench_database
+from tables import fmt, say, table
 
 LEASE = 2.0  # seconds, for the takeover figure
 POLL = 0.25  # GATEWAY_BACKGROUND_POLL_INTERVAL's default
