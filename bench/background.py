@@ -21,7 +21,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,28 +29,22 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from httpclient import Connection, Result
-from run import (
+from loadgen import check_stream, load, pct
+from processes import (
     BENCH,
-    FULL,
     GATEWAY_BIN,
     HOST,
     PYTHON,
-    QUICK,
     Children,
-    Profile,
-    bench_database,
-    check_stream,
-    cpu_seconds,
-    fmt,
     free_port,
     gateway_env,
-    load,
-    pct,
-    say,
-    table,
     wait_http,
     wait_ready_line,
 )
+from procfs import cpu_seconds
+from profiles import FULL, QUICK, Profile
+from scratch_database import bench_database
+from tables import fmt, say, table
 
 LEASE = 2.0  # seconds, for the takeover figure
 POLL = 0.25  # GATEWAY_BACKGROUND_POLL_INTERVAL's default
@@ -222,54 +216,46 @@ async def token_cost(port: int, pid: int, profile: Profile) -> list[list[str]]:
     ]  # fmt: skip
 
 
+@dataclass
+class Replicas:
+    """Gateways on one database behind the slow upstream, by pid (their replica ids carry it)."""
+
+    children: Children
+    database_url: str
+    upstream: SlowUpstream
+    ports: dict[int, int] = field(default_factory=dict)  # pid -> port
+
+    async def start(self, name: str) -> None:
+        url = f"http://{HOST}:{self.upstream.port}/v1"
+        port, pid = await start_gateway(
+            self.children, name, self.database_url, url, lease=str(LEASE)
+        )
+        self.ports[pid] = port
+
+    async def running(self) -> tuple[str, int, int]:
+        """A response running on one replica: (id, runner's pid, the other's port)."""
+        self.upstream.started.clear()
+        first = next(iter(self.ports.values()))
+        created = (await request(first, "POST", "/v1/responses", body(background=True))).json()
+        await asyncio.wait_for(self.upstream.started.wait(), 30)
+        pid = await holder_pid(self.database_url, created["id"])
+        assert pid in self.ports, "the job is held by no known replica"
+        other = next(port for p, port in self.ports.items() if p != pid)
+        return created["id"], pid, other
+
+
 async def cancels_and_takeover(
     database_url: str, children: Children, profile: Profile
 ) -> list[list[str]]:
     """From POST /cancel to the upstream connection closing, on the runner and on the other
     replica (which only sets the flag the runner polls); then SIGKILL the runner of a response
     and time how long the other replica takes to end it."""
-    delays: dict[str, list[float]] = {"runner": [], "other": []}
-    ended: list[float] = []
     async with slow_upstream() as upstream:
-        url = f"http://{HOST}:{upstream.port}/v1"
-        replicas: dict[int, int] = {}  # pid -> port
+        replicas = Replicas(children, database_url, upstream)
         for name in ("a", "b"):
-            port, pid = await start_gateway(children, name, database_url, url, lease=str(LEASE))
-            replicas[pid] = port
-
-        async def running() -> tuple[str, int, int]:
-            """A response running on one replica: (id, runner's pid, the other's port)."""
-            upstream.started.clear()
-            first = next(iter(replicas.values()))
-            created = (await request(first, "POST", "/v1/responses", body(background=True))).json()
-            await asyncio.wait_for(upstream.started.wait(), 30)
-            pid = await holder_pid(database_url, created["id"])
-            assert pid in replicas, "the job is held by no known replica"
-            other = next(port for p, port in replicas.items() if p != pid)
-            return created["id"], pid, other
-
-        for n in range(max(profile.mcp_requests // 3, 6)):
-            where = "runner" if n % 2 else "other"
-            response_id, pid, other = await running()
-            await asyncio.sleep(0.05 + 0.3 * (n % 4) / 4)  # anywhere in the poll cycle
-            target = replicas[pid] if where == "runner" else other
-            asked = time.perf_counter()
-            answer = await request(target, "POST", f"/v1/responses/{response_id}/cancel")
-            if answer.json().get("status") != "cancelled":
-                raise RuntimeError(f"cancel: {answer.body[:300]!r}")
-            delays[where].append((upstream.stopped_at - asked) * 1000)
-        for n in range(3):
-            response_id, pid, other = await running()
-            await asyncio.sleep(0.5)  # some events logged: it will end failed, not rerun
-            os.kill(pid, signal.SIGKILL)
-            killed = time.perf_counter()
-            await wait_status(other, response_id, {"failed"})
-            ended.append(time.perf_counter() - killed)
-            del replicas[pid]
-            port, new_pid = await start_gateway(
-                children, f"restarted-{n}", database_url, url, lease=str(LEASE)
-            )
-            replicas[new_pid] = port
+            await replicas.start(name)
+        delays = await cancel_delays(replicas, max(profile.mcp_requests // 3, 6))
+        ended = await takeovers(replicas, 3)
     rows = [
         [f"cancel → upstream call stopped, cancel sent to the {where}, p50 / max (ms)",
          f"{fmt(pct(values, 50), 1)} / {fmt(max(values), 1)}"]
@@ -280,6 +266,38 @@ async def cancels_and_takeover(
          " / ".join(fmt(value, 2) for value in ended)]
     )  # fmt: skip
     return rows
+
+
+async def cancel_delays(replicas: Replicas, count: int) -> dict[str, list[float]]:
+    """ms from POST /cancel to the upstream call stopping, sent to the runner or the other."""
+    delays: dict[str, list[float]] = {"runner": [], "other": []}
+    for n in range(count):
+        where = "runner" if n % 2 else "other"
+        response_id, pid, other = await replicas.running()
+        await asyncio.sleep(0.05 + 0.3 * (n % 4) / 4)  # anywhere in the poll cycle
+        target = replicas.ports[pid] if where == "runner" else other
+        asked = time.perf_counter()
+        answer = await request(target, "POST", f"/v1/responses/{response_id}/cancel")
+        if answer.json().get("status") != "cancelled":
+            raise RuntimeError(f"cancel: {answer.body[:300]!r}")
+        delays[where].append((replicas.upstream.stopped_at - asked) * 1000)
+    return delays
+
+
+async def takeovers(replicas: Replicas, count: int) -> list[float]:
+    """Seconds from SIGKILL of a response's runner to `failed` on the other replica; each killed
+    replica is replaced by a new one."""
+    ended: list[float] = []
+    for n in range(count):
+        response_id, pid, other = await replicas.running()
+        await asyncio.sleep(0.5)  # some events logged: it will end failed, not rerun
+        os.kill(pid, signal.SIGKILL)
+        killed = time.perf_counter()
+        await wait_status(other, response_id, {"failed"})
+        ended.append(time.perf_counter() - killed)
+        del replicas.ports[pid]
+        await replicas.start(f"restarted-{n}")
+    return ended
 
 
 async def notify_against_poll(database_url: str) -> list[list[str]]:

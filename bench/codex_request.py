@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,21 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as harness
+from loadgen import Phase, check_stream, load
+from processes import (
+    BENCH,
+    GATEWAY_BIN,
+    HOST,
+    PYTHON,
+    Children,
+    free_port,
+    gateway_env,
+    upstream_url,
+    wait_http,
+    wait_ready_line,
+)
+from scratch_database import bench_database
+from tables import fmt, say, table, verdict
 
 TARGET_EXTRA_CPU_MS = 2.0  # what a Codex-sized body may cost over a one-word one
 GRAMMAR = "\n".join(f'rule_{i}: "*** " WORD_{i} " " PATH NEWLINE' for i in range(40))
@@ -110,7 +125,7 @@ def codex_body() -> dict[str, Any]:
     }
 
 
-async def measure(port: int, pid: int, requests: int) -> dict[str, harness.Phase]:
+async def measure(port: int, pid: int, requests: int) -> dict[str, Phase]:
     """CPU per request at concurrency 1 for the Codex-sized body and a one-word body."""
     bodies = {
         "codex-sized": orjson.dumps(codex_body()),
@@ -118,42 +133,42 @@ async def measure(port: int, pid: int, requests: int) -> dict[str, harness.Phase
     }
     phases = {}
     for name, body in bodies.items():
-        common = dict(stream=True, check=harness.check_stream, concurrency=1, seconds=120)
-        await harness.load("warmup", port, "/v1/responses", body, requests=50, **common)
-        phases[name] = await harness.load(
+        common = dict(stream=True, check=check_stream, concurrency=1, seconds=120)
+        await load("warmup", port, "/v1/responses", body, requests=50, **common)
+        phases[name] = await load(
             name, port, "/v1/responses", body, requests=requests, pid=pid, **common
         )
     return phases
 
 
-def report(phases: dict[str, harness.Phase], size: int) -> None:
+def report(phases: dict[str, Phase], size: int) -> None:
     codex, small = phases["codex-sized"], phases["one word"]
     rows = [
-        [name, harness.fmt(phase.cpu_ms_per_request), harness.fmt(phase.lat(50)), str(len(phase.results))]
+        [name, fmt(phase.cpu_ms_per_request), fmt(phase.lat(50)), str(len(phase.results))]
         for name, phase in phases.items()
     ]  # fmt: skip
-    harness.say(f"Codex-sized request: {size / 1024:.0f} KiB body, 40 tools, 100 input items")
-    harness.say(harness.table(["body", "CPU ms/req", "p50 ms", "requests"], rows))
+    say(f"Codex-sized request: {size / 1024:.0f} KiB body, 40 tools, 100 input items")
+    say(table(["body", "CPU ms/req", "p50 ms", "requests"], rows))
     cpu = codex.cpu_ms_per_request or float("inf")
     extra = cpu - (small.cpu_ms_per_request or 0.0)
-    harness.say(
+    say(
         f"CPU per Codex-sized request {cpu:.2f} ms, {extra:+.2f} ms over a one-word request; "
-        f"target: at most {TARGET_EXTRA_CPU_MS} ms more: {harness.verdict(extra <= TARGET_EXTRA_CPU_MS)}"
+        f"target: at most {TARGET_EXTRA_CPU_MS} ms more: {verdict(extra <= TARGET_EXTRA_CPU_MS)}"
     )
 
 
-async def bench(children: harness.Children, database_url: str, requests: int) -> None:
-    up_port, gw_port = harness.free_port(), harness.free_port()
+async def bench(children: Children, database_url: str, requests: int) -> None:
+    up_port, gw_port = free_port(), free_port()
     upstream = children.start(
         "upstream",
-        ["taskset", "-c", "1", harness.PYTHON, str(harness.BENCH / "upstream_server.py"),
+        ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"),
          str(up_port)],
     )  # fmt: skip
-    harness.wait_ready_line(children, "upstream", upstream)
-    env = harness.gateway_env(harness.upstream_url(up_port), database_url)
-    argv = [str(harness.GATEWAY_BIN), "serve", "--host", harness.HOST, "--port", str(gw_port)]
+    wait_ready_line(children, "upstream", upstream)
+    env = gateway_env(upstream_url(up_port), database_url)
+    argv = [str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(gw_port)]
     gateway = children.start("gateway", ["taskset", "-c", "0", *argv], env=env)
-    await harness.wait_http(gw_port, "/healthz", gateway, children, "gateway")
+    await wait_http(gw_port, "/healthz", gateway, children, "gateway")
     phases = await measure(gw_port, gateway.pid, requests)
     report(phases, len(orjson.dumps(codex_body())))
 
@@ -165,9 +180,9 @@ def main() -> int:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     with contextlib.suppress(OSError):
-        harness.os.sched_setaffinity(0, {1})
-    children = harness.Children()
-    with harness.bench_database(args, children, "bench.db") as url:
+        os.sched_setaffinity(0, {1})
+    children = Children()
+    with bench_database(args, children, "bench.db") as url:
         try:
             asyncio.run(bench(children, url, args.requests))
         except RuntimeError as exc:

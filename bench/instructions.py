@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import re
 import subprocess
 import sys
@@ -29,15 +30,28 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run as harness
 import side_by_side
 from codex_request import codex_body
+from loadgen import PLAIN, STREAMED, UNSTORED, check_response, check_stream, load
+from processes import (
+    BENCH,
+    GATEWAY_BIN,
+    HOST,
+    PYTHON,
+    Children,
+    free_port,
+    gateway_env,
+    upstream_url,
+    wait_http,
+    wait_ready_line,
+)
+from tables import say, table
 
 BODIES = {
-    "unstored": (harness.UNSTORED, False, harness.check_response),
-    "stored": (harness.PLAIN, False, harness.check_response),
-    "streamed": (harness.STREAMED, True, harness.check_stream),
-    "codex": (orjson.dumps(codex_body()), True, harness.check_stream),
+    "unstored": (UNSTORED, False, check_response),
+    "stored": (PLAIN, False, check_response),
+    "streamed": (STREAMED, True, check_stream),
+    "codex": (orjson.dumps(codex_body()), True, check_stream),
 }
 _TOTAL_LINE = re.compile(rb"^\s*Th\s*\d+\s+([\d,]+)", re.MULTILINE)
 
@@ -60,23 +74,23 @@ def _counted(pid: int) -> int:
 async def phase(port: int, pid: int, name: str, requests: int) -> float:
     body, stream, check = BODIES[name]
     common = dict(concurrency=1, seconds=600, stream=stream, check=check)
-    await harness.load("warmup", port, "/v1/responses", body, requests=20, **common)
+    await load("warmup", port, "/v1/responses", body, requests=20, **common)
     _callgrind(pid, "-z")
     _callgrind(pid, "-i", "on")
-    await harness.load(name, port, "/v1/responses", body, requests=requests, **common)
+    await load(name, port, "/v1/responses", body, requests=requests, **common)
     counted = _counted(pid)  # -e answers only while instrumentation is on
     _callgrind(pid, "-i", "off")
     return counted / requests
 
 
 def _ours(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str, str], str]:
-    env = harness.gateway_env(
-        harness.upstream_url(up_port),
+    env = gateway_env(
+        upstream_url(up_port),
         url,
         PYTHONMALLOC="malloc",  # valgrind's own allocator sees every allocation
         PYTHONHASHSEED="0",  # string hashes, hence dict probing, the same run to run
     )
-    argv = [str(harness.GATEWAY_BIN), "serve", "--host", harness.HOST, "--port", str(gw_port)]
+    argv = [str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(gw_port)]
     return argv, env, "/healthz"
 
 
@@ -84,8 +98,8 @@ def _agentic(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str,
     """vLLM's Rust gateway, as ``bench/side_by_side.py`` runs it."""
     argv = [
         str(side_by_side.ensure_agentic()),
-        "--llm-api-base", f"http://{harness.HOST}:{up_port}/v1", "--skip-llm-ready-check",
-        "--gateway-host", harness.HOST, "--gateway-port", str(gw_port), "--db-url", url,
+        "--llm-api-base", f"http://{HOST}:{up_port}/v1", "--skip-llm-ready-check",
+        "--gateway-host", HOST, "--gateway-port", str(gw_port), "--db-url", url,
     ]  # fmt: skip
     return argv, dict(RUST_LOG="warn"), "/v1/models"
 
@@ -93,12 +107,12 @@ def _agentic(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str,
 def _floor(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str, str], str]:
     """``floor_app.py``: uvicorn, our upstream client and orjson, no gateway (``unstored`` only)."""
     argv = [
-        harness.PYTHON, "-m", "uvicorn", "floor_app:app", "--host", harness.HOST,
+        PYTHON, "-m", "uvicorn", "floor_app:app", "--host", HOST,
         "--port", str(gw_port), "--http", "httptools", "--loop", "uvloop", "--no-access-log",
     ]  # fmt: skip
     env = dict(
-        FLOOR_UPSTREAM=harness.upstream_url(up_port),
-        PYTHONPATH=str(harness.BENCH),
+        FLOOR_UPSTREAM=upstream_url(up_port),
+        PYTHONPATH=str(BENCH),
         PYTHONMALLOC="malloc",
         PYTHONHASHSEED="0",
     )
@@ -108,12 +122,10 @@ def _floor(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str, s
 GATEWAYS = {"ours": _ours, "agentic-api": _agentic, "floor": _floor}
 
 
-async def bench(children: harness.Children, url: str, args: argparse.Namespace) -> None:
-    up_port, gw_port = harness.free_port(), harness.free_port()
-    upstream = children.start(
-        "upstream", [harness.PYTHON, str(harness.BENCH / "upstream_server.py"), str(up_port)]
-    )
-    harness.wait_ready_line(children, "upstream", upstream)
+async def bench(children: Children, url: str, args: argparse.Namespace) -> None:
+    up_port, gw_port = free_port(), free_port()
+    upstream = children.start("upstream", [PYTHON, str(BENCH / "upstream_server.py"), str(up_port)])
+    wait_ready_line(children, "upstream", upstream)
     argv, env, ready = GATEWAYS[args.gateway](up_port, gw_port, url)
     valgrind = [
         "valgrind",
@@ -121,18 +133,18 @@ async def bench(children: harness.Children, url: str, args: argparse.Namespace) 
         "--instr-atstart=no",
         "--callgrind-out-file=/dev/null",
     ]
-    env = dict(harness.os.environ, HOME=str(children.tmp)) | env
+    env = dict(os.environ, HOME=str(children.tmp)) | env
     gateway = children.start("gateway", valgrind + argv, env=env)
-    await harness.wait_http(gw_port, ready, gateway, children, "gateway", timeout=600)
+    await wait_http(gw_port, ready, gateway, children, "gateway", timeout=600)
     rows = []
     for name in args.only.split(","):
         per_request = await phase(gw_port, gateway.pid, name, args.requests)
         rows.append([name, f"{per_request / 1e6:.2f}"])
-    harness.say(
+    say(
         f"{args.gateway}: instructions per request (callgrind, c=1, {args.requests} requests, "
         f"{args.database})"
     )
-    harness.say(harness.table(["request", "M instructions"], rows))
+    say(table(["request", "M instructions"], rows))
 
 
 def main() -> int:
@@ -142,7 +154,7 @@ def main() -> int:
     parser.add_argument("--only", default="unstored,stored,streamed,codex")
     parser.add_argument("--gateway", choices=sorted(GATEWAYS), default="ours")
     args = parser.parse_args()
-    children = harness.Children()
+    children = Children()
     with side_by_side.database_for(args.database, args.gateway) as url:
         try:
             asyncio.run(bench(children, url, args))

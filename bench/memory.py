@@ -18,58 +18,62 @@ import os
 import sys
 from pathlib import Path
 
-import orjson
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run  # the driver's process helpers: Children, free_port, wait_http, status_kib, load, …
+from loadgen import PLAIN, STREAMED, check_response, check_stream, load
+from mcp_phase import mcp_body
+from processes import (
+    BENCH,
+    GATEWAY_BIN,
+    HOST,
+    PYTHON,
+    Children,
+    free_port,
+    gateway_env,
+    upstream_url,
+    wait_http,
+    wait_ready_line,
+)
+from procfs import status_kib
+from scratch_database import bench_database
+from tables import say, table
 
 PATH = "/v1/responses"
 
 
 def _mib(pid: int, key: str = "VmRSS") -> float:
-    return run.status_kib(pid, key) / 1024
+    return status_kib(pid, key) / 1024
 
 
 def _server(name: str, port: int) -> list[str]:
     """bench/upstream_server.py or bench/mcp_server.py on ``port``."""
-    return [run.PYTHON, str(run.BENCH / f"{name}_server.py"), str(port)]
+    return [PYTHON, str(BENCH / f"{name}_server.py"), str(port)]
 
 
-def _mcp_body(port: int) -> bytes:
-    tool = {
-        "type": "mcp",
-        "server_label": "calc",
-        "server_url": f"http://{run.HOST}:{port}/mcp",
-        "require_approval": "never",
-    }
-    return orjson.dumps({"model": "bench", "input": "add", "tools": [tool]})
-
-
-async def measure(children: run.Children, url: str, requests: int, c: int) -> list[float]:
+async def measure(children: Children, url: str, requests: int, c: int) -> list[float]:
     """[idle, first request, after the load, peak after the load, after an MCP request] in MiB."""
-    up_port, gw_port, mcp_port = run.free_port(), run.free_port(), run.free_port()
+    up_port, gw_port, mcp_port = free_port(), free_port(), free_port()
     upstream = children.start("upstream", _server("upstream", up_port))
     mcp = children.start("mcp", _server("mcp", mcp_port))
-    run.wait_ready_line(children, "upstream", upstream)
-    env = run.gateway_env(run.upstream_url(up_port), url, GATEWAY_MCP_ALLOW_PRIVATE_NETWORKS="1")
-    argv = [str(run.GATEWAY_BIN), "serve", "--host", run.HOST, "--port", str(gw_port)]
+    wait_ready_line(children, "upstream", upstream)
+    env = gateway_env(upstream_url(up_port), url, GATEWAY_MCP_ALLOW_PRIVATE_NETWORKS="1")
+    argv = [str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(gw_port)]
     gateway = children.start("gateway", argv, env=env)
-    await run.wait_http(gw_port, "/healthz", gateway, children, "gateway")
-    run.wait_ready_line(children, "mcp", mcp)
+    await wait_http(gw_port, "/healthz", gateway, children, "gateway")
+    wait_ready_line(children, "mcp", mcp)
     pid = gateway.pid
     figures = [_mib(pid)]
 
     async def send(body: bytes, count: int, concurrency: int, stream: bool) -> None:
-        check = run.check_stream if stream else run.check_response
-        await run.load("memory", gw_port, PATH, body, concurrency=concurrency, requests=count,
+        check = check_stream if stream else check_response
+        await load("memory", gw_port, PATH, body, concurrency=concurrency, requests=count,
                        seconds=600.0, stream=stream, check=check)  # fmt: skip
 
-    await send(run.PLAIN, 1, 1, stream=False)
+    await send(PLAIN, 1, 1, stream=False)
     figures.append(_mib(pid))
-    await send(run.PLAIN, requests // 2, c, stream=False)
-    await send(run.STREAMED, requests - requests // 2, c, stream=True)
+    await send(PLAIN, requests // 2, c, stream=False)
+    await send(STREAMED, requests - requests // 2, c, stream=True)
     figures += [_mib(pid), _mib(pid, "VmHWM")]
-    await send(_mcp_body(mcp_port), 1, 1, stream=False)
+    await send(mcp_body(f"http://{HOST}:{mcp_port}/mcp"), 1, 1, stream=False)
     figures.append(_mib(pid))
     children.check_alive()
     return figures
@@ -90,10 +94,10 @@ def main() -> int:
     args = parser.parse_args()
     rows: list[list[str]] = []
     for database in ("sqlite", "postgres") if args.database == "both" else (args.database,):
-        children = run.Children()
+        children = Children()
         scratch = argparse.Namespace(database=database, postgres_url=args.postgres_url)
         try:
-            with run.bench_database(scratch, children, "memory.db") as url:
+            with bench_database(scratch, children, "memory.db") as url:
                 try:
                     figures = asyncio.run(measure(children, url, args.requests, args.concurrency))
                 finally:
@@ -103,7 +107,7 @@ def main() -> int:
             return 1
         rows.append([database, *(f"{mib:.1f}" for mib in figures)])
     headers = ["RSS, MiB", "idle", "1st request", f"+{args.requests}", "peak", "+1 MCP request"]
-    run.say(run.table(headers, rows))
+    say(table(headers, rows))
     return 0
 
 

@@ -27,30 +27,23 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from chain_phase import chains
 from httpclient import Result
-from run import (
+from loadgen import CHAT, DELTA, PLAIN, STREAMED, UNSTORED, Phase, check_json, load
+from processes import (
     BENCH,
-    CHAT,
-    DELTA,
     GATEWAY_BIN,
     HOST,
-    PLAIN,
     PYTHON,
-    STREAMED,
-    UNSTORED,
     Children,
-    Phase,
-    chains,
-    check_json,
     free_port,
     gateway_env,
-    load,
-    postgres_database,
-    status_kib,
     upstream_url,
     wait_http,
     wait_ready_line,
 )
+from procfs import status_kib
+from scratch_database import postgres_database
 from upstream_server import TEXT
 
 AGENTIC_VERSION = "0.9.0"

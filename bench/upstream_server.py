@@ -147,59 +147,34 @@ def _event(sequence: int, body: dict[str, Any]) -> bytes:
 def responses_stream(request: dict[str, Any]) -> bytes:
     """created, in_progress, the message's item/part events, ~20 text deltas, completed."""
     serial = next(_serial)
-    item_id = f"msg_upstream_{serial}"
     started = responses_object(request, "in_progress", serial)
     events: list[dict[str, Any]] = [
         {"type": "response.created", "response": started},
         {"type": "response.in_progress", "response": started},
-        {
-            "type": "response.output_item.added",
-            "output_index": 0,
-            "item": dict(_message("", "in_progress", item_id), content=[]),
-        },
-        {
-            "type": "response.content_part.added",
-            "output_index": 0,
-            "content_index": 0,
-            "item_id": item_id,
-            "part": {"type": "output_text", "text": "", "annotations": [], "logprobs": []},
-        },
-    ]
-    events += [
-        {
-            "type": "response.output_text.delta",
-            "output_index": 0,
-            "content_index": 0,
-            "item_id": item_id,
-            "delta": tok,
-            "logprobs": [],
-        }
-        for tok in TOKENS
-    ]
-    events += [
-        {
-            "type": "response.output_text.done",
-            "output_index": 0,
-            "content_index": 0,
-            "item_id": item_id,
-            "text": TEXT,
-            "logprobs": [],
-        },
-        {
-            "type": "response.content_part.done",
-            "output_index": 0,
-            "content_index": 0,
-            "item_id": item_id,
-            "part": {"type": "output_text", "text": TEXT, "annotations": [], "logprobs": []},
-        },
-        {
-            "type": "response.output_item.done",
-            "output_index": 0,
-            "item": _message(TEXT, item_id=item_id),
-        },
+        *_message_events(f"msg_upstream_{serial}"),
         {"type": "response.completed", "response": responses_object(request, serial=serial)},
     ]
     return b"".join(_event(i, event) for i, event in enumerate(events))
+
+
+def _part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def _message_events(item_id: str) -> list[dict[str, Any]]:
+    """The message's: item added, text part added, a delta per token, text, part and item done."""
+    at = {"output_index": 0, "content_index": 0, "item_id": item_id}
+    added = dict(_message("", "in_progress", item_id), content=[])
+    return [
+        {"type": "response.output_item.added", "output_index": 0, "item": added},
+        {"type": "response.content_part.added", **at, "part": _part("")},
+        *({"type": "response.output_text.delta", **at, "delta": tok, "logprobs": []}
+          for tok in TOKENS),
+        {"type": "response.output_text.done", **at, "text": TEXT, "logprobs": []},
+        {"type": "response.content_part.done", **at, "part": _part(TEXT)},
+        {"type": "response.output_item.done", "output_index": 0,
+         "item": _message(TEXT, item_id=item_id)},
+    ]  # fmt: skip
 
 
 def _chunked(data: bytes) -> bytes:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import sys
 import time
@@ -29,8 +30,22 @@ import orjson
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run  # the driver's process helpers: Children, free_port, cpu_seconds, …
 from httpclient import Connection
+from processes import (
+    BENCH,
+    GATEWAY_BIN,
+    HOST,
+    PYTHON,
+    Children,
+    free_port,
+    gateway_env,
+    upstream_url,
+    wait_http,
+    wait_ready_line,
+)
+from procfs import cpu_seconds
+from scratch_database import bench_database
+from tables import fmt, say, table
 
 ADD = {
     "type": "function",
@@ -71,7 +86,7 @@ async def loop(send_turn: Turn, turns: int, *, store: bool) -> list[float]:
 
 
 async def http_loops(port: int, loops: int, turns: int) -> list[list[float]]:
-    conn = Connection(run.HOST, port)
+    conn = Connection(HOST, port)
 
     async def send_turn(body: dict[str, Any]) -> dict[str, Any]:
         result = await conn.request(
@@ -89,7 +104,7 @@ async def http_loops(port: int, loops: int, turns: int) -> list[list[float]]:
 async def websocket_loops(
     port: int, loops: int, turns: int, *, store: bool, deflate: bool = True
 ) -> list[list[float]]:
-    url = f"ws://{run.HOST}:{port}/v1/responses"
+    url = f"ws://{HOST}:{port}/v1/responses"
     compression = "deflate" if deflate else None
     async with connect(url, max_size=None, compression=compression) as socket:
 
@@ -120,29 +135,29 @@ async def report(port: int, pid: int, *, loops: int, turns: int) -> None:
     await websocket_loops(port, 2, turns, store=False)
     rows = []
     for name, run_mode in modes:
-        cpu0 = run.cpu_seconds(pid)
+        cpu0 = cpu_seconds(pid)
         walls = await run_mode()
-        cpu = (run.cpu_seconds(pid) - cpu0) / (loops * turns)
+        cpu = (cpu_seconds(pid) - cpu0) / (loops * turns)
         per_turn = statistics.median(w for loop_walls in walls for w in loop_walls)
         per_loop = statistics.median(sum(loop_walls) for loop_walls in walls)
-        rows.append([name, run.fmt(per_turn * 1000), run.fmt(per_loop * 1000), run.fmt(cpu * 1000)])
-    run.say(f"{turns}-turn function-tool loop ({loops} loops per mode, every turn streamed):")
+        rows.append([name, fmt(per_turn * 1000), fmt(per_loop * 1000), fmt(cpu * 1000)])
+    say(f"{turns}-turn function-tool loop ({loops} loops per mode, every turn streamed):")
     headers = ["mode", "wall ms/turn p50", f"ms per {turns}-turn loop p50", "gateway CPU ms/turn"]
-    run.say(run.table(headers, rows))
+    say(table(headers, rows))
 
 
-async def standalone(args: argparse.Namespace, children: run.Children, database_url: str) -> None:
-    up_port, gw_port = run.free_port(), run.free_port()
+async def standalone(args: argparse.Namespace, children: Children, database_url: str) -> None:
+    up_port, gw_port = free_port(), free_port()
     upstream = children.start(
-        "upstream", ["taskset", "-c", "1", run.PYTHON, str(run.BENCH / "upstream_server.py")]
+        "upstream", ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py")]
         + [str(up_port)],
     )  # fmt: skip
-    run.wait_ready_line(children, "upstream", upstream)
-    env = run.gateway_env(run.upstream_url(up_port), database_url)
-    argv = [str(run.GATEWAY_BIN), "serve", "--host", run.HOST, "--port", str(gw_port)]
+    wait_ready_line(children, "upstream", upstream)
+    env = gateway_env(upstream_url(up_port), database_url)
+    argv = [str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(gw_port)]
     gateway = children.start("gateway", ["taskset", "-c", "0", *argv], env=env)
-    await run.wait_http(gw_port, "/healthz", gateway, children, "gateway")
-    run.say(f"gateway pid {gateway.pid} on core 0; database {args.database}")
+    await wait_http(gw_port, "/healthz", gateway, children, "gateway")
+    say(f"gateway pid {gateway.pid} on core 0; database {args.database}")
     await report(gw_port, gateway.pid, loops=args.loops, turns=args.turns)
 
 
@@ -154,10 +169,10 @@ def main() -> int:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     with contextlib.suppress(OSError):
-        run.os.sched_setaffinity(0, {1})
-    children = run.Children()
+        os.sched_setaffinity(0, {1})
+    children = Children()
     try:
-        with run.bench_database(args, children, "bench.db") as database_url:
+        with bench_database(args, children, "bench.db") as database_url:
             try:
                 asyncio.run(standalone(args, children, database_url))
             finally:
