@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 
@@ -44,3 +46,26 @@ def bench_database(args: argparse.Namespace, children: Children, name: str) -> I
             yield url
     else:
         yield f"sqlite:///{children.tmp / name}"
+
+
+@contextlib.contextmanager
+def postgres_server_on(cores: set[int]) -> Iterator[int]:
+    """The local PostgreSQL server's processes moved to ``cores`` for the run, and back after;
+    yields how many were moved. The gateways are pinned to core 0 to have it alone: unpinned,
+    the server's backends ran there too (the scheduler wakes a backend on the core of the
+    process that wrote to it), each save evicting the gateway's caches. The postmaster is moved
+    too, so the backends it forks meanwhile start on ``cores``. Without the right to move them
+    (root, or the server's own user), nothing is moved."""
+    found = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True)
+    saved: dict[int, set[int]] = {}
+    for pid in map(int, found.stdout.split()):  # the postmaster and its children
+        with contextlib.suppress(OSError):
+            before = os.sched_getaffinity(pid)
+            os.sched_setaffinity(pid, cores)
+            saved[pid] = before
+    try:
+        yield len(saved)
+    finally:
+        for pid, before in saved.items():
+            with contextlib.suppress(OSError):  # a backend may have ended meanwhile
+                os.sched_setaffinity(pid, before)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
@@ -43,7 +44,7 @@ from processes import (
     wait_ready_line,
 )
 from procfs import status_kib
-from scratch_database import postgres_database
+from scratch_database import postgres_database, postgres_server_on
 from upstream_server import TEXT
 
 AGENTIC_VERSION = "0.9.0"
@@ -230,22 +231,41 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument(
+        "--postgres-anywhere",
+        action="store_true",
+        help="leave the PostgreSQL server unpinned (by default it runs on core 1 with the load)",
+    )
     args = parser.parse_args()
     ensure_agentic()
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     results: dict[tuple[str, str], list[Figures]] = {}
     for kind in kinds:
-        for round_number in range(args.rounds):
-            order = ["ours", "agentic-api"] if round_number % 2 == 0 else ["agentic-api", "ours"]
-            for name in order:
-                with database_for(kind, name) as url:
-                    print(f"round {round_number + 1}/{args.rounds}: {name} on {kind} ...")
-                    figures = asyncio.run(one_round(name, url, args.quick))
-                results.setdefault((name, kind), []).append(figures)
+        pinned = kind == "postgres" and not args.postgres_anywhere
+        with postgres_server_on({1}) if pinned else contextlib.nullcontext(0) as moved:
+            if pinned:
+                print(f"PostgreSQL server on core 1: {moved} processes moved")
+            for round_number in range(args.rounds):
+                rounds(results, kind, round_number, args)
     print()
     print(report(results, kinds))
     print("\n✓: ours is ahead. Ratios are ours ÷ agentic-api (higher is better for rates).")
     return 0
+
+
+def rounds(
+    results: dict[tuple[str, str], list[Figures]],
+    kind: str,
+    round_number: int,
+    args: argparse.Namespace,
+) -> None:
+    """One round of each gateway on ``kind``, in alternating order."""
+    order = ["ours", "agentic-api"] if round_number % 2 == 0 else ["agentic-api", "ours"]
+    for name in order:
+        with database_for(kind, name) as url:
+            print(f"round {round_number + 1}/{args.rounds}: {name} on {kind} ...")
+            figures = asyncio.run(one_round(name, url, args.quick))
+        results.setdefault((name, kind), []).append(figures)
 
 
 if __name__ == "__main__":

@@ -31,8 +31,7 @@ class Lifecycle:
     def __init__(self) -> None:
         self.draining = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        with _LIVES_LOCK:
-            _LIVES.add(self)
+        _LIVES.add(weakref.ref(self, _LIVES.discard))
 
     @property
     def in_flight(self) -> int:
@@ -95,16 +94,15 @@ class Lifecycle:
         return on_signal
 
 
-_LIVES: weakref.WeakSet[Lifecycle] = weakref.WeakSet()
-# A scrape may run on another thread than the one making a lifecycle (apps in test threads, a
-# multi-app embedding): copying the set while another thread adds to it raises.
-_LIVES_LOCK = threading.Lock()
+# Every lifecycle of the process, each dropping out as it goes. A scrape may run on another
+# thread than one making or dropping a lifecycle (apps in test threads, an embedding): a copy
+# of a built-in set is one step whatever the others do meanwhile, where iterating a WeakSet
+# raised "Set changed size during iteration".
+_LIVES: set[weakref.ref[Lifecycle]] = set()
 
 
 def _in_flight() -> float:
-    with _LIVES_LOCK:
-        lives = list(_LIVES)
-    return sum(life.in_flight for life in lives)
+    return sum(life.in_flight for ref in _LIVES.copy() if (life := ref()) is not None)
 
 
 # The requests-in-flight gauge, counted per request (an inc and a dec, a lock each), was ~0.01 M
