@@ -8,10 +8,10 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
 import pytest
@@ -22,6 +22,9 @@ from responses_gateway.http_server import uvicorn_options
 from responses_gateway.store.migrations import migrate
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import ScriptedUpstream, running_upstream
+
+if TYPE_CHECKING:  # the MCP SDK loads when a test first asks for the servers
+    from tests.support.mcp_servers import McpTestServers
 
 PG_HOST, PG_PORT = "127.0.0.1", 5432
 PG_ADMIN_URL = f"postgresql://postgres@{PG_HOST}:{PG_PORT}/test"
@@ -151,3 +154,35 @@ def custom_gateway(database_url: str, upstream_url: str, **overrides: Any) -> It
 @pytest.fixture
 def client(gateway: Gateway, upstream: ScriptedUpstream) -> openai.OpenAI:
     return gateway.client()
+
+
+MakeGateway = Callable[..., Gateway]
+
+
+@pytest.fixture
+def make_gateway(gateway: Gateway, upstream: ScriptedUpstream) -> Iterator[MakeGateway]:
+    """Extra gateways on the same database and upstream, with other settings."""
+    with contextlib.ExitStack() as stack:
+
+        def make(**overrides: Any) -> Gateway:
+            settings = gateway_settings(
+                gateway.settings.database_url, upstream.base_url, **overrides
+            )
+            return Gateway(stack.enter_context(serve_in_thread(create_app(settings))), settings)
+
+        yield make
+
+
+@pytest.fixture(scope="session")
+def mcp_servers() -> Iterator[McpTestServers]:
+    from tests.support.mcp_servers import running_mcp_servers
+
+    with running_mcp_servers() as servers:
+        yield servers
+
+
+@pytest.fixture
+def mcp(mcp_servers: McpTestServers) -> McpTestServers:
+    """The MCP test servers, with what they recorded for earlier tests forgotten."""
+    mcp_servers.reset()
+    return mcp_servers

@@ -13,8 +13,8 @@ import pytest
 from openai.types.responses import ResponseCustomToolCall, ResponseFunctionToolCall
 
 from tests.conftest import Gateway
-from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
-from tests.test_api_mcp import check_stream_invariants, offered, run_stream, squash
+from tests.support.sdk_streams import check_stream_invariants, run_stream, squash
+from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 
 MODEL = "scripted"
 MULTIPLY = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import openai
@@ -18,6 +19,15 @@ WEATHER = {
     "description": "Weather for a city",
     "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
 }
+WEATHER_IN_CHAT = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": WEATHER["parameters"],
+        "description": "Weather for a city",
+    },
+}
+"""What the gateway offers the upstream for ``WEATHER``."""
 
 
 def test_text_response_has_every_field(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
@@ -87,6 +97,19 @@ def test_unknown_previous_response(client: openai.OpenAI) -> None:
     assert caught.value.code == "previous_response_not_found"
 
 
+def answer_weather_calls(client: openai.OpenAI, response_id: str, **outputs: str) -> Any:
+    """The client's next turn after ``response_id``: its result for each call id, in order."""
+    return client.responses.create(
+        model="m",
+        previous_response_id=response_id,
+        tools=[WEATHER],
+        input=[
+            {"type": "function_call_output", "call_id": call_id, "output": output}
+            for call_id, output in outputs.items()
+        ],
+    )
+
+
 def test_function_tools_and_parallel_calls(
     client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
@@ -108,16 +131,7 @@ def test_function_tools_and_parallel_calls(
         tool_choice="auto",
     )
     sent = upstream.last
-    assert sent["tools"] == [
-        {
-            "type": "function",
-            "function": {
-                "name": "get_weather",
-                "parameters": WEATHER["parameters"],
-                "description": "Weather for a city",
-            },
-        }
-    ]
+    assert sent["tools"] == [WEATHER_IN_CHAT]
     assert sent["tool_choice"] == "auto" and sent["parallel_tool_calls"] is True
     assert response.status == "completed"
     kinds = [item.type for item in response.output]
@@ -130,15 +144,7 @@ def test_function_tools_and_parallel_calls(
     assert tool.type == "function" and tool.name == "get_weather"
 
     upstream.push(Reply(content="Sunny in both."))
-    final = client.responses.create(
-        model="m",
-        previous_response_id=response.id,
-        tools=[WEATHER],
-        input=[
-            {"type": "function_call_output", "call_id": "call_a", "output": "sunny"},
-            {"type": "function_call_output", "call_id": "call_b", "output": "sunny too"},
-        ],
-    )
+    final = answer_weather_calls(client, response.id, call_a="sunny", call_b="sunny too")
     assert final.output_text == "Sunny in both."
     messages = upstream.last["messages"]
     assert messages[1]["role"] == "assistant" and messages[1]["content"] == "Checking."

@@ -12,10 +12,9 @@ import openai
 import pytest
 
 from responses_gateway.service import tool_shapes
-from tests.conftest import Gateway
-from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
+from tests.conftest import Gateway, MakeGateway
+from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 from tests.test_api_client_tool_shapes import APPLY_PATCH, DOCS, MULTIPLY
-from tests.test_api_mcp import make_gateway, offered  # noqa: F401  (a fixture)
 
 MODEL = "scripted"
 SHELL = {"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {}}}
@@ -109,8 +108,10 @@ def test_forcing_an_omitted_hosted_tool_is_a_400(
     assert upstream.requests == []
 
 
-def test_hosted_tools_rejected_on_request(make_gateway: Any, upstream: ScriptedUpstream) -> None:  # noqa: F811
-    client = make_gateway(hosted_tools="reject")
+def test_hosted_tools_rejected_on_request(
+    make_gateway: MakeGateway, upstream: ScriptedUpstream
+) -> None:
+    client = make_gateway(hosted_tools="reject").client()
     for index, tool in enumerate(HOSTED):
         with pytest.raises(openai.BadRequestError) as caught:
             client.responses.create(model=MODEL, input="x", tools=[SHELL, tool])  # type: ignore[list-item]

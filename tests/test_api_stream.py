@@ -10,6 +10,7 @@ import openai
 
 from tests.conftest import Gateway
 from tests.support.checks import TEXT_ITEM_EVENTS, check_response, read_sse
+from tests.support.sdk_streams import squash
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 START = ["response.created", "response.in_progress"]
@@ -23,15 +24,6 @@ def stream_events(gateway: Gateway, **body: Any) -> list[dict[str, Any]]:
         assert answer.status_code == 200
         assert answer.headers["content-type"].startswith("text/event-stream")
         return read_sse(answer)
-
-
-def squash(types: list[str]) -> list[str]:
-    """Collapse runs of the same delta event, so orders read like the reference."""
-    out: list[str] = []
-    for kind in types:
-        if not (out and kind == out[-1] and kind.endswith(".delta")):
-            out.append(kind)
-    return out
 
 
 def test_order_a_plain_text(gateway: Gateway, upstream: ScriptedUpstream) -> None:

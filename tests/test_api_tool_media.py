@@ -13,7 +13,7 @@ import pytest
 
 from responses_gateway.app import create_app
 from tests.conftest import Gateway, gateway_settings
-from tests.support.mcp_servers import PNG_BYTES, McpTestServers, running_mcp_servers
+from tests.support.mcp_servers import PNG_BYTES, McpTestServers
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
@@ -211,12 +211,6 @@ def test_late_system_messages_kept_when_the_backend_takes_them(
         {"role": "user", "content": "hi"},
         {"role": "system", "content": "Switch to French."},
     ]
-
-
-@pytest.fixture(scope="module")
-def mcp() -> Iterator[McpTestServers]:
-    with running_mcp_servers() as servers:
-        yield servers
 
 
 def test_mcp_images_reach_the_model(

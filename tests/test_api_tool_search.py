@@ -9,9 +9,9 @@ from typing import Any
 import openai
 from openai.types.responses import ResponseToolSearchCall
 
-from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
+from tests.support.sdk_streams import check_stream_invariants, run_stream
+from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 from tests.test_api_client_tool_shapes import assistant_calls
-from tests.test_api_mcp import check_stream_invariants, offered, run_stream
 
 MODEL = "scripted"
 SEARCH_PARAMETERS = {

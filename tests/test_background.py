@@ -3,8 +3,6 @@ retrieved while running, resumed as a stream, cancelled, chained, with MCP tools
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import openai
 import orjson
@@ -13,7 +11,7 @@ import pytest
 from tests.conftest import Gateway
 from tests.support.background import TERMINAL, eventually, resumed_events, settled
 from tests.support.checks import check_response
-from tests.support.mcp_servers import McpTestServers, running_mcp_servers
+from tests.support.mcp_servers import McpTestServers
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 SLOW = {"chunk_size": 4, "chunk_delay": 0.02}  # ~200 chunks: a run that lasts a few seconds
@@ -187,12 +185,6 @@ def test_background_runs_chain_both_ways(client: openai.OpenAI, upstream: Script
 def test_unknown_response_is_404_for_stream_and_cancel(gateway: Gateway) -> None:
     assert httpx.get(f"{gateway.base_url}/responses/resp_nope?stream=true").status_code == 404
     assert httpx.post(f"{gateway.base_url}/responses/resp_nope/cancel").status_code == 404
-
-
-@pytest.fixture(scope="module")
-def mcp() -> Iterator[McpTestServers]:
-    with running_mcp_servers() as servers:
-        yield servers
 
 
 def test_background_runs_use_mcp_tools(

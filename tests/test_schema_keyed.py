@@ -98,37 +98,16 @@ def test_refusals_are_the_models_own(body: dict[str, Any]) -> None:
     assert keyed.value.errors() == own.value.errors()
 
 
-def test_items_are_kept_without_their_nulls() -> None:
-    """Keys given as null are dropped as absent ones are (items and parts), nested models become
-    dicts, and nulls inside free-form JSON stay."""
-    raw = _raw(
+ITEMS_WITH_NULLS = [  # (an input item as given, as kept)
+    (
         {
-            "model": "m",
-            "input": [
-                {
-                    "role": "user",
-                    "id": None,
-                    "content": [
-                        {"type": "input_image", "image_url": "data:,x", "file_id": None},
-                        {"type": "input_text", "text": "hi"},
-                    ],
-                },
-                {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t"}]},
-                {"type": "web_search_call", "id": "ws_1", "action": {"a": None}, "status": None},
-                {
-                    "type": "mcp_call",
-                    "server_label": "s",
-                    "name": "n",
-                    "arguments": "{}",
-                    "error": {"type": "mcp_tool_execution_error", "message": None},
-                },
-                {"type": "tool_search_call", "arguments": None},
+            "role": "user",
+            "id": None,
+            "content": [
+                {"type": "input_image", "image_url": "data:,x", "file_id": None},
+                {"type": "input_text", "text": "hi"},
             ],
-        }
-    )
-    request = CreateResponseRequest.model_validate_json(raw)
-    assert isinstance(request.input, list)
-    assert [item_dict(item) for item in request.input] == [
+        },
         {
             "type": "message",
             "role": "user",
@@ -137,8 +116,23 @@ def test_items_are_kept_without_their_nulls() -> None:
                 {"type": "input_text", "text": "hi"},
             ],
         },
+    ),
+    (
         {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t"}]},
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "t"}]},
+    ),
+    (
+        {"type": "web_search_call", "id": "ws_1", "action": {"a": None}, "status": None},
         {"type": "web_search_call", "id": "ws_1", "action": {"a": None}},
+    ),
+    (
+        {
+            "type": "mcp_call",
+            "server_label": "s",
+            "name": "n",
+            "arguments": "{}",
+            "error": {"type": "mcp_tool_execution_error", "message": None},
+        },
         {
             "type": "mcp_call",
             "server_label": "s",
@@ -146,8 +140,18 @@ def test_items_are_kept_without_their_nulls() -> None:
             "arguments": "{}",
             "error": {"type": "mcp_tool_execution_error"},
         },
-        {"type": "tool_search_call"},
-    ]
+    ),
+    ({"type": "tool_search_call", "arguments": None}, {"type": "tool_search_call"}),
+]
+
+
+def test_items_are_kept_without_their_nulls() -> None:
+    """Keys given as null are dropped as absent ones are (items and parts), nested models become
+    dicts, and nulls inside free-form JSON stay."""
+    raw = _raw({"model": "m", "input": [given for given, _ in ITEMS_WITH_NULLS]})
+    request = CreateResponseRequest.model_validate_json(raw)
+    assert isinstance(request.input, list)
+    assert [item_dict(item) for item in request.input] == [kept for _, kept in ITEMS_WITH_NULLS]
     assert request.input[0]["id"] is None  # the request itself is left as validated
 
 

@@ -3,9 +3,7 @@ limit, a client leaving mid-response, a client that stops reading, and a drainin
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import openai
@@ -15,26 +13,10 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from responses_gateway.app import create_app
 from responses_gateway.lifecycle import Lifecycle
-from tests.conftest import Gateway, gateway_settings
+from tests.conftest import Gateway, MakeGateway, gateway_settings
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
 from tests.support.websocket import raw_connect, raw_until_terminal
-
-MakeGateway = Callable[..., Gateway]
-
-
-@pytest.fixture
-def make_gateway(gateway: Gateway, upstream: ScriptedUpstream) -> Iterator[MakeGateway]:
-    """Gateways on the same database and upstream, with other settings."""
-    with contextlib.ExitStack() as stack:
-
-        def make(**overrides: Any) -> Gateway:
-            settings = gateway_settings(
-                gateway.settings.database_url, upstream.base_url, **overrides
-            )
-            return Gateway(stack.enter_context(serve_in_thread(create_app(settings))), settings)
-
-        yield make
 
 
 def create(socket: Any, **body: Any) -> None:

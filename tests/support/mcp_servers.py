@@ -10,7 +10,8 @@
 * ``redirect_url`` – answers 307 to ``sink`` on another port (cross-origin redirect).
 
 Each ``Recorder`` keeps the requests its app saw, including JSON-RPC method names and headers,
-so tests can count ``initialize`` calls or prove a header never arrived.
+so tests can count ``initialize`` calls or prove a header never arrived. ``mcp_tool(url)`` is a
+request's tool for one of the servers, ``ADD`` the model's call of their ``add``.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 
 from tests.support.serving import serve_in_thread
+from tests.support.upstream import ToolCall
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -193,11 +195,23 @@ class McpTestServers:
     sink: Recorder
 
     def reset(self) -> None:
-        """Forget recorded requests (servers are shared by a module's tests)."""
+        """Forget recorded requests (the servers are shared by every test)."""
         for recorder in (self.streamable, self.sse, self.other, self.unauthorized):
             recorder.requests.clear()
         self.redirect.requests.clear()
         self.sink.requests.clear()
+
+
+ADD = ToolCall("add", '{"a": 2, "b": 3}')
+"""The model's call of the test servers' ``add``: 2 + 3, whose output is "5"."""
+
+
+def mcp_tool(url: str, label: str | None = "calc", **fields: Any) -> dict[str, Any]:
+    """A request's ``mcp`` tool for one of these servers (``label=None`` leaves it out)."""
+    tool: dict[str, Any] = {"type": "mcp", "server_url": url, **fields}
+    if label is not None:
+        tool["server_label"] = label
+    return tool
 
 
 @contextlib.contextmanager

@@ -194,6 +194,11 @@ class ScriptedUpstream:
         await send({"type": "http.response.body", "body": end, "more_body": False})
 
 
+def offered(request: dict[str, Any]) -> list[str]:
+    """The tool names the gateway offered the upstream in one chat request."""
+    return [tool["function"]["name"] for tool in request.get("tools") or []]
+
+
 class ScriptedCut(Exception):
     """Raised inside the app: uvicorn drops the connection mid-body, as a crashed server does."""
 

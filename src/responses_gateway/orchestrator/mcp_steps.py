@@ -116,50 +116,69 @@ async def run_calls(
     calls: list[PlannedCall], state: ResponseState, emit: EventSink, sessions: McpSessions
 ) -> None:
     """Run calls concurrently (one session per server); results are emitted in call order."""
-    started: list[tuple[PlannedCall, dict[str, Any], int]] = []
-    for call in calls:
-        item: dict[str, Any] = {
-            "id": new_id("mcp"),
-            "type": "mcp_call",
-            "status": "in_progress",
-            "server_label": call.binding.label,
-            "name": call.name,
-            "arguments": "",
-            "output": None,
-            "error": None,
-            "approval_request_id": call.approval_request_id,
-        }
-        index = state.add_item(item)
-        emit(events.item_added(index, item))
-        emit(events.item_progress("mcp_call", "in_progress", item["id"], index))
-        if call.arguments:
-            emit(events.arguments_delta("mcp_call", item["id"], index, call.arguments))
-        emit(events.arguments_done("mcp_call", item["id"], index, call.arguments))
-        item["arguments"] = call.arguments
-        started.append((call, item, index))
+    started = [_start_call(call, state, emit) for call in calls]
     outcomes: list[McpCallOutcome | None] = [None] * len(calls)
 
     async def run_one(position: int, call: PlannedCall) -> None:
-        arguments = _parse_arguments(call.arguments)
-        if isinstance(arguments, McpCallOutcome):
-            outcomes[position] = arguments
-            return
-        with mcp_span("call_tool", call.binding.label, call.name) as span:
-            outcomes[position] = outcome = await sessions.call_tool(
-                call.binding.server, call.name, arguments
-            )
-            mcp_outcome("call_tool", call.binding.label, outcome.error is None, span)
+        outcomes[position] = await _call_outcome(call, sessions)
 
     async with anyio.create_task_group() as group:
         for position, call in enumerate(calls):
             group.start_soon(run_one, position, call)
     state.mcp_calls_executed += len(calls)
-    for (_, item, index), outcome in zip(started, outcomes, strict=True):
+    for (item, index), outcome in zip(started, outcomes, strict=True):
         assert outcome is not None
-        item["output"], item["error"] = outcome.output, outcome.error
-        if outcome.images:
-            state.tool_images[item["id"]] = outcome.images
-        item["status"] = "failed" if outcome.error is not None else "completed"
-        stage = "failed" if outcome.error is not None else "completed"
-        emit(events.item_progress("mcp_call", stage, item["id"], index))
-        emit(state.item_done(index))
+        _finish_call(item, index, outcome, state, emit)
+
+
+def _start_call(
+    call: PlannedCall, state: ResponseState, emit: EventSink
+) -> tuple[dict[str, Any], int]:
+    """Add the call's item in progress, its arguments streamed whole: (item, output index)."""
+    item: dict[str, Any] = {
+        "id": new_id("mcp"),
+        "type": "mcp_call",
+        "status": "in_progress",
+        "server_label": call.binding.label,
+        "name": call.name,
+        "arguments": "",
+        "output": None,
+        "error": None,
+        "approval_request_id": call.approval_request_id,
+    }
+    index = state.add_item(item)
+    emit(events.item_added(index, item))
+    emit(events.item_progress("mcp_call", "in_progress", item["id"], index))
+    if call.arguments:
+        emit(events.arguments_delta("mcp_call", item["id"], index, call.arguments))
+    emit(events.arguments_done("mcp_call", item["id"], index, call.arguments))
+    item["arguments"] = call.arguments
+    return item, index
+
+
+async def _call_outcome(call: PlannedCall, sessions: McpSessions) -> McpCallOutcome:
+    """The server's answer, or a protocol error for arguments that are not a JSON object."""
+    arguments = _parse_arguments(call.arguments)
+    if isinstance(arguments, McpCallOutcome):
+        return arguments
+    with mcp_span("call_tool", call.binding.label, call.name) as span:
+        outcome = await sessions.call_tool(call.binding.server, call.name, arguments)
+        mcp_outcome("call_tool", call.binding.label, outcome.error is None, span)
+    return outcome
+
+
+def _finish_call(
+    item: dict[str, Any],
+    index: int,
+    outcome: McpCallOutcome,
+    state: ResponseState,
+    emit: EventSink,
+) -> None:
+    """Settle the item with its outcome (images set aside for the model's next round), close it."""
+    item["output"], item["error"] = outcome.output, outcome.error
+    if outcome.images:
+        state.tool_images[item["id"]] = outcome.images
+    item["status"] = "failed" if outcome.error is not None else "completed"
+    stage = "failed" if outcome.error is not None else "completed"
+    emit(events.item_progress("mcp_call", stage, item["id"], index))
+    emit(state.item_done(index))
