@@ -2,7 +2,7 @@
 with machine load (CPU-time figures on a shared 2-core machine do), for comparing two versions.
 
     .venv/bin/python bench/instructions.py [--requests 200] [--database sqlite|postgres]
-        [--only unstored,stored,streamed,codex] [--gateway ours|agentic-api|floor]
+        [--only unstored,stored,streamed,codex,chain] [--gateway ours|agentic-api|floor]
 
 The gateway runs under ``valgrind --tool=callgrind`` with instrumentation off while it starts
 (``--instr-atstart=no``); each phase sends a warm-up, zeroes the counters and switches
@@ -12,6 +12,8 @@ upstream is the benchmark's scripted one, outside valgrind. Counts include every
 gateway process: Python, C extensions and the store's threads (SQLite), not the kernel nor the
 PostgreSQL server. ``--gateway agentic-api`` counts vLLM's Rust gateway the same way (as
 ``side_by_side.py`` runs it; the Codex-sized body is ours to send, not part of its figures);
+``--only chain`` counts turns 1–5 and 46–50 of 50-turn ``previous_response_id`` chains
+(``--requests``/40 chains), what the chain ratio of ``side_by_side.py`` compares.
 ``--gateway floor --only unstored`` counts ``floor_app.py``: uvicorn, our upstream client and
 orjson with no gateway, the floor of this stack.
 """
@@ -32,6 +34,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import side_by_side
 from codex_request import codex_body
+from httpclient import Connection
 from loadgen import PLAIN, STREAMED, UNSTORED, check_response, check_stream, load
 from processes import (
     BENCH,
@@ -81,6 +84,37 @@ async def phase(port: int, pid: int, name: str, requests: int) -> float:
     counted = _counted(pid)  # -e answers only while instrumentation is on
     _callgrind(pid, "-i", "off")
     return counted / requests
+
+
+async def chain_phase(port: int, pid: int, chains: int, turns: int = 50) -> list[list[str]]:
+    """Chained creates (``previous_response_id``, as ``chain_phase.chains``): the instructions
+    of turns 1–5 and of the last five, each counted alone, per turn; one chain first to warm up."""
+    counts = {"first": 0, "last": 0}
+    conn = Connection(HOST, port)
+    try:
+        for chain in range(chains + 1):
+            previous: str | None = None
+            for turn in range(1, turns + 1):
+                body: dict[str, object] = {"model": "bench", "input": f"turn {turn}"}
+                if previous:
+                    body["previous_response_id"] = previous
+                end = "first" if turn <= 5 else "last" if turn > turns - 5 else None
+                end = end if chain else None
+                if end:
+                    _callgrind(pid, "-z")
+                    _callgrind(pid, "-i", "on")
+                result = await conn.request("POST", "/v1/responses", orjson.dumps(body))
+                if end:
+                    counts[end] += _counted(pid)
+                    _callgrind(pid, "-i", "off")
+                check_response(result)
+                previous = result.json()["id"]
+    finally:
+        conn.close()
+    return [
+        [f"chain, turns {span}", f"{counts[end] / (5 * chains) / 1e6:.2f}"]
+        for end, span in (("first", "1–5"), ("last", f"{turns - 4}–{turns}"))
+    ]
 
 
 def _ours(up_port: int, gw_port: int, url: str) -> tuple[list[str], dict[str, str], str]:
@@ -138,6 +172,9 @@ async def bench(children: Children, url: str, args: argparse.Namespace) -> None:
     await wait_http(gw_port, ready, gateway, children, "gateway", timeout=600)
     rows = []
     for name in args.only.split(","):
+        if name == "chain":
+            rows += await chain_phase(gw_port, gateway.pid, max(1, args.requests // 40))
+            continue
         per_request = await phase(gw_port, gateway.pid, name, args.requests)
         rows.append([name, f"{per_request / 1e6:.2f}"])
     say(

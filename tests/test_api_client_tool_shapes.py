@@ -13,10 +13,9 @@ import pytest
 from openai.types.responses import ResponseCustomToolCall, ResponseFunctionToolCall
 
 from tests.conftest import Gateway
-from tests.support.sdk_streams import check_stream_invariants, run_stream, squash
+from tests.support.sdk_streams import MODEL, check_stream_invariants, run_stream, squash
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 
-MODEL = "scripted"
 MULTIPLY = {
     "type": "function",
     "name": "multiply",

@@ -13,10 +13,10 @@ import pytest
 
 from responses_gateway.service import tool_shapes
 from tests.conftest import Gateway, MakeGateway
+from tests.support.sdk_streams import MODEL
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 from tests.test_api_client_tool_shapes import APPLY_PATCH, DOCS, MULTIPLY
 
-MODEL = "scripted"
 SHELL = {"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {}}}
 
 

@@ -9,11 +9,10 @@ from typing import Any
 import openai
 from openai.types.responses import ResponseToolSearchCall
 
-from tests.support.sdk_streams import check_stream_invariants, run_stream
+from tests.support.sdk_streams import MODEL, check_stream_invariants, run_stream
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 from tests.test_api_client_tool_shapes import assistant_calls
 
-MODEL = "scripted"
 SEARCH_PARAMETERS = {
     "type": "object",
     "properties": {"query": {"type": "string"}, "limit": {"type": "number"}},

@@ -15,12 +15,11 @@ from openai.types.responses import ResponseFunctionWebSearch
 
 from responses_gateway.app import create_app
 from tests.conftest import Gateway, gateway_settings
-from tests.support.sdk_streams import check_stream_invariants, run_stream, squash
+from tests.support.sdk_streams import MODEL, check_stream_invariants, run_stream, squash
 from tests.support.searxng import SearchServer, running_search_server
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 
-MODEL = "scripted"
 SEARCH = ToolCall("web_search", '{"query": "responses gateway"}', id="s1")
 
 

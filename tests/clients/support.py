@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from tests.support.mcp_servers import _buffer_body
-from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
+from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 
 HERE = Path(__file__).parent
 SCRIPTS = HERE / "scripts"
@@ -73,11 +73,6 @@ def _decoded(body: bytes, headers: dict[str, str]) -> Any:
         return body
 
 
-def offered_names(request: dict[str, Any]) -> list[str]:
-    """Names of the tools the gateway offered the model in one upstream request."""
-    return [tool["function"]["name"] for tool in request.get("tools") or []]
-
-
 def offered_tool(request: dict[str, Any], *parts: str) -> dict[str, Any]:
     """The one offered tool whose name contains every part (the gateway picks flat names for
     namespaced and custom tools; a test names the tool by what it is, not by that choice)."""
@@ -86,7 +81,7 @@ def offered_tool(request: dict[str, Any], *parts: str) -> dict[str, Any]:
         for tool in request.get("tools") or []
         if all(part in tool["function"]["name"] for part in parts)
     ]
-    assert len(found) == 1, f"{parts} among {offered_names(request)}"
+    assert len(found) == 1, f"{parts} among {offered(request)}"
     return found[0]
 
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from tests.clients.codex import Codex
 from tests.clients.conftest import RecordedGateway
-from tests.clients.support import offered_names, offered_tool
-from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
+from tests.clients.support import offered_tool
+from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 
 
 def tool_results(request: dict[str, Any]) -> list[str]:
@@ -37,8 +37,7 @@ def test_plain_turn(codex: Codex, gw: RecordedGateway, upstream: ScriptedUpstrea
     kinds = {tool["type"] for tool in sent["tools"]}
     assert {"function", "namespace", "web_search"} <= kinds  # the default config's tool shapes
     assert sent["store"] is False and sent["stream"] is True
-    offered = offered_names(upstream.last)
-    assert "exec_command" in offered
+    assert "exec_command" in offered(upstream.last)
     assert offered_tool(upstream.last, "docs", "add")  # the MCP namespace, flattened
     assert "Say hello." in user_texts(upstream.last)
 
