@@ -190,6 +190,29 @@ def test_instructions_join_a_chains_developer_message(
     assert [m["role"] for m in messages[1:]] == ["user", "assistant", "user"]
 
 
+def test_a_plain_chain_keeps_its_messages_and_shapes_a_late_developer_one(
+    client: openai.OpenAI, upstream: ScriptedUpstream
+) -> None:
+    """The earlier turns of a chain with no system message are sent as they are (unshaped),
+    what comes after them still is."""
+    upstream.push(Reply("One."), Reply("Two."), Reply("Three."))
+    first = client.responses.create(model="m", input="a")
+    second = client.responses.create(model="m", input="b", previous_response_id=first.id)
+    late = [{"role": "developer", "content": "Be terse."}, {"role": "user", "content": "c"}]
+    client.responses.create(
+        model="m", instructions="Rules.", input=late, previous_response_id=second.id
+    )
+    assert upstream.last["messages"] == [
+        {"role": "system", "content": "Rules."},
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "One."},
+        {"role": "user", "content": "b"},
+        {"role": "assistant", "content": "Two."},
+        {"role": "user", "content": "[System message]\nBe terse."},
+        {"role": "user", "content": "c"},
+    ]
+
+
 @pytest.fixture
 def system_gateway(database_url: str, upstream: ScriptedUpstream) -> Iterator[Gateway]:
     settings = gateway_settings(database_url, upstream.base_url, upstream_late_system="system")

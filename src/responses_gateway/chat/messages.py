@@ -19,7 +19,12 @@ import orjson
 
 from responses_gateway.chat.parts import split_output, text_of_parts, user_content
 from responses_gateway.chat.reasoning import NO_REPLAY, ReasoningReplay
-from responses_gateway.chat.shaping import DEFAULT_STYLE, ChatStyle, shape_messages
+from responses_gateway.chat.shaping import (
+    DEFAULT_STYLE,
+    ChatStyle,
+    needs_no_shaping,
+    shape_messages,
+)
 from responses_gateway.chat.tool_items import (
     chat_name,
     custom_arguments,
@@ -130,6 +135,7 @@ class ChatHistory(NamedTuple):
 
     messages: tuple[ChatMessage, ...] = ()
     approvals: Mapping[str, dict[str, Any]] = MappingProxyType({})
+    plain: bool = True  # no message ``shape_messages`` would change: sent as they are
 
 
 def extend_chat(
@@ -141,9 +147,10 @@ def extend_chat(
     """``history`` followed by one more turn's items (from its compaction on, if it has one)."""
     approvals = dict(history.approvals)
     messages, compacted = _convert(items, mcp_names, approvals, replay)
+    plain = needs_no_shaping(messages)
     if compacted:
-        return ChatHistory(tuple(messages), approvals)
-    return ChatHistory((*history.messages, *messages), approvals)
+        return ChatHistory(tuple(messages), approvals, plain)
+    return ChatHistory((*history.messages, *messages), approvals, history.plain and plain)
 
 
 def to_chat_messages(
@@ -160,7 +167,8 @@ def to_chat_messages(
     the model saw."""
     converted, compacted = _convert(items, mcp_names, dict(history.approvals), replay)
     earlier = () if compacted else history.messages
-    return shape_messages(instructions, [*earlier, *converted], style)
+    unshaped = len(earlier) if history.plain else 0
+    return shape_messages(instructions, [*earlier, *converted], style, unshaped)
 
 
 COMPACTION_PREFIX = "Summary of the conversation so far:\n\n"

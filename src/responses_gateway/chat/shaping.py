@@ -29,12 +29,14 @@ DEFAULT_STYLE = ChatStyle()
 
 
 def shape_messages(
-    instructions: str | None, messages: list[ChatMessage], style: ChatStyle
+    instructions: str | None, messages: list[ChatMessage], style: ChatStyle, unshaped: int = 0
 ) -> list[ChatMessage]:
-    """``messages`` are shared with the history cache: changed ones are copies."""
+    """``messages`` are shared with the history cache: changed ones are copies. The first
+    ``unshaped`` are known to pass unchanged (``needs_no_shaping``: a chain's earlier turns),
+    so a long chain's turn does not look at each again."""
     system = [instructions] if instructions else []
-    out: list[ChatMessage] = []
-    for message in messages:
+    out: list[ChatMessage] = messages[:unshaped]
+    for message in messages[unshaped:]:
         if message["role"] == "system":
             if not out:
                 system.append(message["content"])
@@ -47,6 +49,12 @@ def shape_messages(
     if system:
         out.insert(0, {"role": "system", "content": "\n\n".join(system)})
     return out
+
+
+def needs_no_shaping(messages: list[ChatMessage]) -> bool:
+    """Whether ``shape_messages`` passes these unchanged after any other message, whatever
+    the style: neither system messages nor past reasoning."""
+    return not any(m["role"] == "system" or "reasoning_content" in m for m in messages)
 
 
 def _reasoning_as(message: ChatMessage, field: str) -> ChatMessage:

@@ -154,7 +154,7 @@ class ResponsesService:
         compact_only = wants_compaction(items)
         context = [*history.items, *items]
         catalog, echoed = await build_catalog(
-            request, context, items, self._policy, self._default_approval, self._hosted
+            request, history, items, self._policy, self._default_approval, self._hosted
         )
         if unverified and catalog.bindings:  # MCP tools from earlier turns' tool items run first
             assert request.previous_response_id is not None
