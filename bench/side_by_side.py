@@ -20,17 +20,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chain_phase import chains
 from httpclient import Result
-from loadgen import CHAT, DELTA, PLAIN, STREAMED, UNSTORED, Phase, check_json, load
+from loadgen import CHAT, DELTA, PLAIN, STREAMED, UNSTORED, Check, Phase, check_json, load
 from processes import (
     BENCH,
     GATEWAY_BIN,
@@ -143,56 +144,112 @@ def database_for(kind: str, name: str) -> Iterator[str]:
         yield f"sqlite:///{tmp}/ours.db" if name == "ours" else f"sqlite://{tmp}/agentic.db"
 
 
-async def measure(target: Target, port: int, up_port: int, pid: int, quick: bool) -> Figures:
-    n, secs, c1 = (1500, 1.5, 200) if quick else (8000, 6.0, 1000)
-    for body, stream, check in ((PLAIN, False, exact_response), (STREAMED, True, exact_stream)):
-        await load("warmup", port, "/v1/responses", body, concurrency=4, requests=100,
-                   seconds=20, stream=stream, check=check)  # fmt: skip
+@dataclass
+class Live:
+    """A running gateway of a round."""
 
-    async def phase(body: bytes, c: int, stream: bool, check: Callable[[Result], None]) -> Phase:
+    target: Target
+    port: int
+    pid: int
+
+
+T = TypeVar("T")
+# Every phase runs in slices, the two gateways taking turns (ABBAAB…), both up all along: the
+# host under this VM drifts (a plain loop's time moves by 15%, a whole phase's figure by up to a
+# third within minutes), and so both see the same drift instead of one of them its own.
+SLICES = 6
+
+
+async def alternated(lives: list[Live], run: Callable[[Live], Awaitable[T]]) -> dict[str, list[T]]:
+    """``run`` of each gateway, ``SLICES`` times in alternating order."""
+    out: dict[str, list[T]] = {live.target.name: [] for live in lives}
+    for slice_number in range(SLICES):
+        for live in lives if slice_number % 2 == 0 else lives[::-1]:
+            out[live.target.name].append(await run(live))
+    return out
+
+
+def merged(phases: list[Phase]) -> Phase:
+    cpu = sum(p.cpu for p in phases if p.cpu is not None) if phases[0].cpu is not None else None
+    results = [result for phase in phases for result in phase.results]
+    return Phase(
+        phases[0].name, phases[0].concurrency, results, sum(p.seconds for p in phases), cpu
+    )
+
+
+async def measure(lives: list[Live], up_port: int, quick: bool) -> dict[str, Figures]:
+    n, secs, c1 = (1500, 1.5, 200) if quick else (8000, 6.0, 1000)
+    for live in lives:
+        for body, stream, check in ((PLAIN, False, exact_response), (STREAMED, True, exact_stream)):
+            await load("warmup", live.port, "/v1/responses", body, concurrency=4, requests=100,
+                       seconds=20, stream=stream, check=check)  # fmt: skip
+
+    async def phase(body: bytes, c: int, stream: bool, check: Check) -> dict[str, Phase]:
+        requests, seconds = (n, secs) if c > 1 else (c1, secs * 2)
+
+        async def one(live: Live) -> Phase:
+            return await load(
+                "p", live.port, "/v1/responses", body, concurrency=c, requests=requests // SLICES,
+                seconds=seconds / SLICES, stream=stream, check=check, pid=live.pid, marker=DELTA,
+            )  # fmt: skip
+
+        return {name: merged(slices) for name, slices in (await alternated(lives, one)).items()}
+
+    async def direct(live: Live) -> Phase:
+        target = live.target
         return await load(
-            "p", port, "/v1/responses", body, concurrency=c, requests=n if c > 1 else c1,
-            seconds=secs if c > 1 else secs * 2, stream=stream, check=check, pid=pid, marker=DELTA,
+            "direct", up_port, target.direct_path, target.direct_body, concurrency=1,
+            requests=c1 // SLICES, seconds=secs * 2 / SLICES, stream=False, check=check_json,
         )  # fmt: skip
 
     stored = await phase(PLAIN, 16, False, exact_response)
     unstored = await phase(UNSTORED, 16, False, exact_response)
     single = await phase(PLAIN, 1, False, exact_response)
-    direct = await load(
-        "direct", up_port, target.direct_path, target.direct_body, concurrency=1, requests=c1,
-        seconds=secs * 2, stream=False, check=check_json,
-    )  # fmt: skip
+    upstream = {name: merged(slices) for name, slices in (await alternated(lives, direct)).items()}
     first = await phase(STREAMED, 1, True, exact_stream)
     streamed = await phase(STREAMED, 16, True, exact_stream)
-    turns = await chains(port, 3 if quick else 10, 50)
-    early = statistics.median(x for t in range(1, 6) for x in turns[t])
-    late = statistics.median(x for t in range(46, 51) for x in turns[t])
-    return Figures(
-        stored.rps,
-        unstored.rps,
-        stored.cpu_ms_per_request or float("nan"),
-        single.lat(50) - direct.lat(50),
-        first.ttfe(50),
-        streamed.rps,
-        late / early,
-        status_kib(pid, "VmHWM") / 1024,
-    )
+    turns = await alternated(lives, lambda live: chains(live.port, 1 if quick else 2, 50))
+    figures = {}
+    for live in lives:
+        name = live.target.name
+        figures[name] = Figures(
+            stored[name].rps,
+            unstored[name].rps,
+            stored[name].cpu_ms_per_request or float("nan"),
+            single[name].lat(50) - upstream[name].lat(50),
+            first[name].ttfe(50),
+            streamed[name].rps,
+            chain_ratio(turns[name]),
+            status_kib(live.pid, "VmHWM") / 1024,
+        )
+    return figures
 
 
-async def one_round(name: str, database_url: str, quick: bool) -> Figures:
-    target = TARGETS[name]
+def chain_ratio(runs: list[dict[int, list[float]]]) -> float:
+    """The median latency of turns 46–50 over that of turns 1–5, over every chain run."""
+    early = statistics.median(x for turns in runs for t in range(1, 6) for x in turns[t])
+    late = statistics.median(x for turns in runs for t in range(46, 51) for x in turns[t])
+    return late / early
+
+
+async def one_round(urls: dict[str, str], order: list[str], quick: bool) -> dict[str, Figures]:
+    """Both gateways up on core 0 (each with its own database), measured in alternation."""
     children = Children()
     try:
-        up_port, port = free_port(), free_port()
+        up_port = free_port()
         upstream = children.start(
             "upstream",
             ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up_port)],
         )
         wait_ready_line(children, "upstream", upstream)
-        gateway = target.start(children, port, up_port, database_url)
-        await wait_http(port, "/v1/models" if name == "agentic-api" else "/healthz", gateway,
-                        children, name)  # fmt: skip
-        return await measure(target, port, up_port, gateway.pid, quick)
+        lives = []
+        for name in order:
+            port = free_port()
+            gateway = TARGETS[name].start(children, port, up_port, urls[name])
+            await wait_http(port, "/v1/models" if name == "agentic-api" else "/healthz", gateway,
+                            children, name)  # fmt: skip
+            lives.append(Live(TARGETS[name], port, gateway.pid))
+        return await measure(lives, up_port, quick)
     finally:
         children.stop_all()
 
@@ -259,13 +316,13 @@ def rounds(
     round_number: int,
     args: argparse.Namespace,
 ) -> None:
-    """One round of each gateway on ``kind``, in alternating order."""
+    """One round of both gateways on ``kind``, the one to go first alternating."""
     order = ["ours", "agentic-api"] if round_number % 2 == 0 else ["agentic-api", "ours"]
-    for name in order:
-        with database_for(kind, name) as url:
-            print(f"round {round_number + 1}/{args.rounds}: {name} on {kind} ...")
-            figures = asyncio.run(one_round(name, url, args.quick))
-        results.setdefault((name, kind), []).append(figures)
+    with database_for(kind, "ours") as ours, database_for(kind, "agentic-api") as theirs:
+        print(f"round {round_number + 1}/{args.rounds} on {kind} ...")
+        urls = {"ours": ours, "agentic-api": theirs}
+        for name, figures in asyncio.run(one_round(urls, order, args.quick)).items():
+            results.setdefault((name, kind), []).append(figures)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
+import orjson
+
 from responses_gateway.ids import new_id
-from responses_gateway.store.database import open_database
-from responses_gateway.store.responses import ResponseStore
+from responses_gateway.store.database import _SESSION, open_database
+from responses_gateway.store.migrations import migrate
+from responses_gateway.store.postgres_saves import _SAVE_BATCH, entry
+from responses_gateway.store.responses import ResponseStore, response_rows
+from responses_gateway.store.urls import postgres_dsn
+from tests.conftest import scratch_postgres
 
 
 def _response(previous: str | None = None, text: str = "hi") -> dict[str, Any]:
@@ -65,3 +72,34 @@ def test_concurrent_saves_land_whole_and_answer_each_alone(database_url: str) ->
             await database.close()
 
     asyncio.run(main())
+
+
+def test_a_chained_save_looks_its_previous_response_up_by_key() -> None:
+    """PostgreSQL's batched save checks each previous response by its primary key, never by
+    reading the table: as EXISTS the check became a hashed subplan over every live response,
+    so each chained turn scanned the whole table (8–9 ms a turn after 8,000 responses)."""
+
+    async def main(url: str) -> None:
+        database = await open_database(url)
+        store = ResponseStore(database)
+        admin = await asyncpg.connect(postgres_dsn(url), server_settings=_SESSION)
+        try:
+            for _ in range(20):  # 2,000 rows: enough that a scan is never the cheap way
+                await asyncio.gather(*(store.save("o", _response(), []) for _ in range(100)))
+            await admin.execute("ANALYZE responses")
+            previous = _response()
+            await store.save("o", previous, [])
+            chained = _response(previous=previous["id"])
+            row, items = response_rows("o", chained, [])
+            batch = orjson.dumps([entry(row, items, check_previous=True)]).decode()
+            explain = "EXPLAIN " + _SAVE_BATCH.numbered
+            plan = "\n".join(line for (line,) in await admin.fetch(explain, batch))
+            assert "Seq Scan on responses" not in plan and "hashed SubPlan" not in plan, plan
+            assert "Index Scan using pk_responses on responses p" in plan, plan
+        finally:
+            await admin.close()
+            await database.close()
+
+    with scratch_postgres("save_plan") as url:
+        migrate(url)
+        asyncio.run(main(url))

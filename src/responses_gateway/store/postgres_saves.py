@@ -34,6 +34,10 @@ from responses_gateway.store.database import Database, Query
 # check_previous, [[kind, item_id, data], ...]]. A response whose ``check_previous`` is set is
 # written only if the one it continues is still live (see ResponseStore.save). Returns the id and
 # the stored items' size (characters, as ``len`` counts them) of each response written.
+# The liveness check is a scalar subquery, one primary-key lookup per entry: written as EXISTS,
+# the planner (expecting jsonb_array_elements' 100 rows) made it a hashed subplan over every
+# live response, a whole-table scan per chained save (measured: after 8,000 stored responses, a
+# chained turn took 8–9 ms instead of 2.2 ms, and grew with the table).
 _SAVE_BATCH = Query(
     """
     WITH batch AS MATERIALIZED (
@@ -44,9 +48,9 @@ _SAVE_BATCH = Query(
         SELECT r->>0, r->>1, r->>2, (r->>3)::bigint, r->>4, r->>5, FALSE, r->>6,
             (r->>7)::boolean
         FROM batch
-        WHERE NOT (r->>8)::boolean OR EXISTS (
-            SELECT 1 FROM responses p
-            WHERE p.id = batch.r->>2 AND p.owner = batch.r->>1 AND NOT p.deleted)
+        WHERE NOT (r->>8)::boolean OR coalesce((
+            SELECT NOT p.deleted FROM responses p
+            WHERE p.id = batch.r->>2 AND p.owner = batch.r->>1), FALSE)
         RETURNING id
     ), items AS (
         INSERT INTO response_items (response_id, position, kind, item_id, data)
