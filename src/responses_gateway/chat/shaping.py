@@ -36,7 +36,7 @@ def shape_messages(
     so a long chain's turn does not look at each again."""
     system = [instructions] if instructions else []
     out: list[ChatMessage] = messages[:unshaped]
-    for message in messages[unshaped:]:
+    for message in messages[unshaped:] if unshaped else messages:
         if message["role"] == "system":
             if not out:
                 system.append(message["content"])
