@@ -1,0 +1,105 @@
+"""The floor (``floor_app.py``: uvicorn, our upstream client and orjson, no gateway) against
+vLLM's Rust gateway ``agentic-api``, as ``side_by_side.py`` measures them: both up on core 0, the
+phases in alternating slices. What the two figures that gateway leads on cost at the very least
+in Python on this stack: ``store: false`` creates/s at c=16 and the first text delta at c=1.
+
+    .venv/bin/python bench/floor_race.py [--quick] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import side_by_side
+from loadgen import DELTA, STREAMED, UNSTORED, load
+from processes import (
+    BENCH,
+    HOST,
+    PYTHON,
+    Children,
+    free_port,
+    upstream_url,
+    wait_http,
+    wait_ready_line,
+)
+from side_by_side import TARGETS, Live, Target, alternated, exact_response, exact_stream, merged
+from tables import say, table
+
+
+def _floor(children: Children, port: int, up_port: int, _url: str) -> subprocess.Popen[bytes]:
+    argv = [
+        "taskset", "-c", "0", PYTHON, "-m", "uvicorn", "floor_app:app", "--host", HOST,
+        "--port", str(port), "--http", "httptools", "--loop", "uvloop", "--no-access-log",
+    ]  # fmt: skip
+    env = dict(os.environ, FLOOR_UPSTREAM=upstream_url(up_port), PYTHONPATH=str(BENCH))
+    return children.start("floor", argv, env=env)
+
+
+FLOOR = Target("floor", _floor, "", b"", lambda url: url)
+
+
+async def race(url: str, quick: bool) -> dict[str, tuple[float, float]]:
+    """Each one's ``store: false`` creates/s and first-delta p50 (ms), in one round."""
+    n, secs, c1 = (1500, 1.5, 200) if quick else (8000, 6.0, 1000)
+    children = Children()
+    try:
+        up_port = free_port()
+        upstream = children.start(
+            "upstream",
+            ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up_port)],
+        )
+        wait_ready_line(children, "upstream", upstream)
+        lives = []
+        for target, ready in ((FLOOR, "/healthz"), (TARGETS["agentic-api"], "/v1/models")):
+            port = free_port()
+            process = target.start(children, port, up_port, url)
+            await wait_http(port, ready, process, children, target.name)
+            lives.append(Live(target, port, process.pid))
+
+        async def unstored(live: Live) -> side_by_side.Phase:
+            return await load("u", live.port, "/v1/responses", UNSTORED, concurrency=16,
+                              requests=n // side_by_side.SLICES, seconds=secs / side_by_side.SLICES,
+                              stream=False, check=exact_response)  # fmt: skip
+
+        async def first(live: Live) -> side_by_side.Phase:
+            return await load("f", live.port, "/v1/responses", STREAMED, concurrency=1,
+                              requests=c1 // side_by_side.SLICES, seconds=secs * 2 / side_by_side.SLICES,
+                              stream=True, check=exact_stream, marker=DELTA)  # fmt: skip
+
+        await alternated(lives, first)  # warm-up
+        rates = await alternated(lives, unstored)
+        deltas = await alternated(lives, first)
+        return {name: (merged(rates[name]).rps, merged(deltas[name]).ttfe(50)) for name in rates}
+    finally:
+        children.stop_all()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    side_by_side.ensure_agentic()
+    runs = []
+    for round_number in range(args.rounds):
+        with side_by_side.database_for("sqlite", "agentic-api") as url:
+            print(f"round {round_number + 1}/{args.rounds} ...")
+            runs.append(asyncio.run(race(url, args.quick)))
+    rows = []
+    for name in ("floor", "agentic-api"):
+        rps = statistics.median(run[name][0] for run in runs)
+        first = statistics.median(run[name][1] for run in runs)
+        rows.append([name, f"{rps:,.0f}", f"{first:.2f} ms"])
+    say(table(["", "`store: false` creates/s, c=16", "first text delta p50, c=1"], rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
