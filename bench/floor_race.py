@@ -24,12 +24,18 @@ from processes import (
     HOST,
     PYTHON,
     Children,
-    free_port,
     upstream_url,
-    wait_http,
-    wait_ready_line,
 )
-from side_by_side import TARGETS, Live, Target, alternated, exact_response, exact_stream, merged
+from side_by_side import (
+    TARGETS,
+    Live,
+    Target,
+    alternated,
+    exact_response,
+    exact_stream,
+    merged,
+    started,
+)
 from tables import say, table
 
 
@@ -42,7 +48,7 @@ def _floor(children: Children, port: int, up_port: int, _url: str) -> subprocess
     return children.start("floor", argv, env=env)
 
 
-FLOOR = Target("floor", _floor, "", b"", lambda url: url)
+FLOOR = Target("floor", _floor, "/healthz", "", b"")
 
 
 async def race(url: str, quick: bool) -> dict[str, tuple[float, float]]:
@@ -50,18 +56,7 @@ async def race(url: str, quick: bool) -> dict[str, tuple[float, float]]:
     n, secs, c1 = (1500, 1.5, 200) if quick else (8000, 6.0, 1000)
     children = Children()
     try:
-        up_port = free_port()
-        upstream = children.start(
-            "upstream",
-            ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up_port)],
-        )
-        wait_ready_line(children, "upstream", upstream)
-        lives = []
-        for target, ready in ((FLOOR, "/healthz"), (TARGETS["agentic-api"], "/v1/models")):
-            port = free_port()
-            process = target.start(children, port, up_port, url)
-            await wait_http(port, ready, process, children, target.name)
-            lives.append(Live(target, port, process.pid))
+        _, lives = await started(children, [(FLOOR, url), (TARGETS["agentic-api"], url)])
 
         async def unstored(live: Live) -> side_by_side.Phase:
             return await load("u", live.port, "/v1/responses", UNSTORED, concurrency=16,

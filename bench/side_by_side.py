@@ -99,9 +99,9 @@ class Figures:
 class Target:
     name: str
     start: Callable[[Children, int, int, str], subprocess.Popen[bytes]]
-    direct_path: str
+    ready_path: str  # answers once the gateway serves
+    direct_path: str  # its own upstream call, for the added latency
     direct_body: bytes
-    database_url: Callable[[str], str]
 
 
 def _ours(
@@ -126,10 +126,8 @@ def _agentic(
 
 DIRECT_RESPONSES = orjson.dumps({"model": "bench", "input": "hello", "store": False})
 TARGETS = {
-    "ours": Target("ours", _ours, "/v1/chat/completions", CHAT, lambda url: url),
-    "agentic-api": Target(
-        "agentic-api", _agentic, "/v1/responses", DIRECT_RESPONSES, lambda url: url
-    ),
+    "ours": Target("ours", _ours, "/healthz", "/v1/chat/completions", CHAT),
+    "agentic-api": Target("agentic-api", _agentic, "/v1/models", "/v1/responses", DIRECT_RESPONSES),
 }
 
 
@@ -236,22 +234,27 @@ async def one_round(urls: dict[str, str], order: list[str], quick: bool) -> dict
     """Both gateways up on core 0 (each with its own database), measured in alternation."""
     children = Children()
     try:
-        up_port = free_port()
-        upstream = children.start(
-            "upstream",
-            ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up_port)],
-        )
-        wait_ready_line(children, "upstream", upstream)
-        lives = []
-        for name in order:
-            port = free_port()
-            gateway = TARGETS[name].start(children, port, up_port, urls[name])
-            await wait_http(port, "/v1/models" if name == "agentic-api" else "/healthz", gateway,
-                            children, name)  # fmt: skip
-            lives.append(Live(TARGETS[name], port, gateway.pid))
+        up_port, lives = await started(children, [(TARGETS[name], urls[name]) for name in order])
         return await measure(lives, up_port, quick)
     finally:
         children.stop_all()
+
+
+async def started(children: Children, targets: list[tuple[Target, str]]) -> tuple[int, list[Live]]:
+    """The scripted upstream on core 1, then each target with its database URL, once it
+    serves; the upstream's port."""
+    up_port = free_port()
+    upstream = children.start(
+        "upstream", ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up_port)]
+    )
+    wait_ready_line(children, "upstream", upstream)
+    lives = []
+    for target, url in targets:
+        port = free_port()
+        process = target.start(children, port, up_port, url)
+        await wait_http(port, target.ready_path, process, children, target.name)
+        lives.append(Live(target, port, process.pid))
+    return up_port, lives
 
 
 ROWS = [
