@@ -152,7 +152,6 @@ class ResponsesService:
         items = await input_items(request, history.items, find_items)
         open_compactions(items, self._sealer)
         compact_only = wants_compaction(items)
-        context = [*history.items, *items]
         catalog, echoed = await build_catalog(
             request, history, items, self._policy, self._default_approval, self._hosted
         )
@@ -166,7 +165,7 @@ class ResponsesService:
             history,
             items,
             catalog,
-            approved_calls(catalog, context, items),
+            approved_calls(catalog, history, items),
             compact_only=compact_only,
         )
         await self._window.fit(turn)
@@ -292,7 +291,8 @@ class ResponsesService:
         self, owner: str, response: dict[str, Any], prepared: PreparedTurn
     ) -> int | None:
         """Stores the response: as a background job's, a conversation's turn, or on its own.
-        Returns its size, or None when the unconfirmed previous response was gone."""
+        Returns its items' size (0 for a conversation's turn, which ``_save`` does not cache
+        as a chain), or None when the unconfirmed previous response was gone."""
         if prepared.saver is not None:
             return await prepared.saver(response)
         items = prepared.turn.items

@@ -200,11 +200,12 @@ async def _bind(
 
 
 def approved_calls(
-    catalog: ToolCatalog, context: list[dict[str, Any]], new_items: list[dict[str, Any]]
+    catalog: ToolCatalog, history: History, new_items: list[dict[str, Any]]
 ) -> list[PlannedCall]:
     """The calls this turn's ``mcp_approval_response`` items approve, ready to run."""
     if not any(item["type"] == "mcp_approval_response" for item in new_items):
         return []  # the context is not searched (a Codex-sized one holds hundreds of items)
+    context = [*history.items, *new_items]
     requests = {item["id"]: item for item in context if item.get("type") == "mcp_approval_request"}
     executed = {
         item.get("approval_request_id") for item in context if item.get("type") == "mcp_call"
