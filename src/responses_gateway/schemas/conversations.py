@@ -23,9 +23,12 @@ class _Body(KeyedJson):
         error it would have given, so the answer is the same."""
         items = data.get("items") if isinstance(data, dict) else None
         if isinstance(items, list) and len(items) > MAX_ITEMS_PER_CALL:
-            size = {"field_type": "List", "max_length": MAX_ITEMS_PER_CALL}
-            error: Any = {"type": "too_long", "loc": ("items",), "input": None, "ctx": size}
-            error["ctx"]["actual_length"] = len(items)
+            ctx = {
+                "field_type": "List",
+                "max_length": MAX_ITEMS_PER_CALL,
+                "actual_length": len(items),
+            }
+            error: Any = {"type": "too_long", "loc": ("items",), "input": None, "ctx": ctx}
             raise ValidationError.from_exception_data(cls.__name__, [error])
 
 
