@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,19 +16,29 @@ from procfs import cpu_seconds
 from profiles import Profile
 from tables import fmt, say, table
 
+# Around each request of a chain (its chain's number and its turn): what is measured there.
+Around = Callable[[int, int], AbstractContextManager[None]]
 
-async def chains(port: int, count: int, turns: int) -> dict[int, list[float]]:
+
+def _nothing(_chain: int, _turn: int) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+async def chains(
+    port: int, count: int, turns: int, around: Around = _nothing
+) -> dict[int, list[float]]:
     """``count`` chains of ``turns`` turns via previous_response_id; latency of every turn."""
     per_turn: dict[int, list[float]] = {t: [] for t in range(1, turns + 1)}
     conn = Connection(HOST, port)
     try:
-        for _ in range(count):
+        for chain in range(count):
             previous: str | None = None
             for turn in range(1, turns + 1):
                 body: dict[str, object] = {"model": "bench", "input": f"turn {turn}"}
                 if previous:
                     body["previous_response_id"] = previous
-                result = await conn.request("POST", "/v1/responses", orjson.dumps(body))
+                with around(chain, turn):
+                    result = await conn.request("POST", "/v1/responses", orjson.dumps(body))
                 check_response(result)
                 previous = result.json()["id"]
                 per_turn[turn].append(result.latency)

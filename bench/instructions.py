@@ -27,14 +27,15 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import side_by_side
+from chain_phase import chains
 from codex_request import codex_body
-from httpclient import Connection
 from loadgen import PLAIN, STREAMED, UNSTORED, check_response, check_stream, load
 from processes import (
     BENCH,
@@ -86,33 +87,26 @@ async def phase(port: int, pid: int, name: str, requests: int) -> float:
     return counted / requests
 
 
-async def chain_phase(port: int, pid: int, chains: int, turns: int = 50) -> list[list[str]]:
+async def chain_phase(port: int, pid: int, count: int, turns: int = 50) -> list[list[str]]:
     """Chained creates (``previous_response_id``, as ``chain_phase.chains``): the instructions
     of turns 1–5 and of the last five, each counted alone, per turn; one chain first to warm up."""
     counts = {"first": 0, "last": 0}
-    conn = Connection(HOST, port)
-    try:
-        for chain in range(chains + 1):
-            previous: str | None = None
-            for turn in range(1, turns + 1):
-                body: dict[str, object] = {"model": "bench", "input": f"turn {turn}"}
-                if previous:
-                    body["previous_response_id"] = previous
-                end = "first" if turn <= 5 else "last" if turn > turns - 5 else None
-                end = end if chain else None
-                if end:
-                    _callgrind(pid, "-z")
-                    _callgrind(pid, "-i", "on")
-                result = await conn.request("POST", "/v1/responses", orjson.dumps(body))
-                if end:
-                    counts[end] += _counted(pid)
-                    _callgrind(pid, "-i", "off")
-                check_response(result)
-                previous = result.json()["id"]
-    finally:
-        conn.close()
+
+    @contextlib.contextmanager
+    def counted(chain: int, turn: int) -> Iterator[None]:
+        end = "first" if turn <= 5 else "last" if turn > turns - 5 else None
+        if not chain or end is None:
+            yield
+            return
+        _callgrind(pid, "-z")
+        _callgrind(pid, "-i", "on")
+        yield
+        counts[end] += _counted(pid)
+        _callgrind(pid, "-i", "off")
+
+    await chains(port, count + 1, turns, counted)
     return [
-        [f"chain, turns {span}", f"{counts[end] / (5 * chains) / 1e6:.2f}"]
+        [f"chain, turns {span}", f"{counts[end] / (5 * count) / 1e6:.2f}"]
         for end, span in (("first", "1–5"), ("last", f"{turns - 4}–{turns}"))
     ]
 
