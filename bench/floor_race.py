@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import side_by_side
-from loadgen import DELTA, STREAMED, UNSTORED, load
+from loadgen import STREAMED, UNSTORED
 from processes import (
     BENCH,
     HOST,
@@ -28,12 +28,10 @@ from processes import (
 )
 from side_by_side import (
     TARGETS,
-    Live,
     Target,
-    alternated,
     exact_response,
     exact_stream,
-    merged,
+    phase,
     started,
 )
 from tables import say, table
@@ -53,25 +51,13 @@ FLOOR = Target("floor", _floor, "/healthz", "", b"")
 
 async def race(url: str, quick: bool) -> dict[str, tuple[float, float]]:
     """Each one's ``store: false`` creates/s and first-delta p50 (ms), in one round."""
-    n, secs, c1 = (1500, 1.5, 200) if quick else (8000, 6.0, 1000)
     children = Children()
     try:
         _, lives = await started(children, [(FLOOR, url), (TARGETS["agentic-api"], url)])
-
-        async def unstored(live: Live) -> side_by_side.Phase:
-            return await load("u", live.port, "/v1/responses", UNSTORED, concurrency=16,
-                              requests=n // side_by_side.SLICES, seconds=secs / side_by_side.SLICES,
-                              stream=False, check=exact_response)  # fmt: skip
-
-        async def first(live: Live) -> side_by_side.Phase:
-            return await load("f", live.port, "/v1/responses", STREAMED, concurrency=1,
-                              requests=c1 // side_by_side.SLICES, seconds=secs * 2 / side_by_side.SLICES,
-                              stream=True, check=exact_stream, marker=DELTA)  # fmt: skip
-
-        await alternated(lives, first)  # warm-up
-        rates = await alternated(lives, unstored)
-        deltas = await alternated(lives, first)
-        return {name: (merged(rates[name]).rps, merged(deltas[name]).ttfe(50)) for name in rates}
+        await phase(lives, STREAMED, 1, True, exact_stream, quick)  # warm-up
+        rates = await phase(lives, UNSTORED, 16, False, exact_response, quick)
+        deltas = await phase(lives, STREAMED, 1, True, exact_stream, quick)
+        return {name: (rates[name].rps, deltas[name].ttfe(50)) for name in rates}
     finally:
         children.stop_all()
 

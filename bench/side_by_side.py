@@ -175,23 +175,33 @@ def merged(phases: list[Phase]) -> Phase:
     )
 
 
+def sizes(quick: bool) -> tuple[int, float, int]:
+    """Requests and seconds of a throughput phase, and requests of a c=1 phase."""
+    return (1500, 1.5, 200) if quick else (8000, 6.0, 1000)
+
+
+async def phase(
+    lives: list[Live], body: bytes, c: int, stream: bool, check: Check, quick: bool
+) -> dict[str, Phase]:
+    """One phase of every gateway, in alternating slices, each gateway's slices merged."""
+    n, secs, c1 = sizes(quick)
+    requests, seconds = (n, secs) if c > 1 else (c1, secs * 2)
+
+    async def one(live: Live) -> Phase:
+        return await load(
+            "p", live.port, "/v1/responses", body, concurrency=c, requests=requests // SLICES,
+            seconds=seconds / SLICES, stream=stream, check=check, pid=live.pid, marker=DELTA,
+        )  # fmt: skip
+
+    return {name: merged(slices) for name, slices in (await alternated(lives, one)).items()}
+
+
 async def measure(lives: list[Live], up_port: int, quick: bool) -> dict[str, Figures]:
-    n, secs, c1 = (1500, 1.5, 200) if quick else (8000, 6.0, 1000)
+    _, secs, c1 = sizes(quick)
     for live in lives:
         for body, stream, check in ((PLAIN, False, exact_response), (STREAMED, True, exact_stream)):
             await load("warmup", live.port, "/v1/responses", body, concurrency=4, requests=100,
                        seconds=20, stream=stream, check=check)  # fmt: skip
-
-    async def phase(body: bytes, c: int, stream: bool, check: Check) -> dict[str, Phase]:
-        requests, seconds = (n, secs) if c > 1 else (c1, secs * 2)
-
-        async def one(live: Live) -> Phase:
-            return await load(
-                "p", live.port, "/v1/responses", body, concurrency=c, requests=requests // SLICES,
-                seconds=seconds / SLICES, stream=stream, check=check, pid=live.pid, marker=DELTA,
-            )  # fmt: skip
-
-        return {name: merged(slices) for name, slices in (await alternated(lives, one)).items()}
 
     async def direct(live: Live) -> Phase:
         target = live.target
@@ -200,12 +210,12 @@ async def measure(lives: list[Live], up_port: int, quick: bool) -> dict[str, Fig
             requests=c1 // SLICES, seconds=secs * 2 / SLICES, stream=False, check=check_json,
         )  # fmt: skip
 
-    stored = await phase(PLAIN, 16, False, exact_response)
-    unstored = await phase(UNSTORED, 16, False, exact_response)
-    single = await phase(PLAIN, 1, False, exact_response)
+    stored = await phase(lives, PLAIN, 16, False, exact_response, quick)
+    unstored = await phase(lives, UNSTORED, 16, False, exact_response, quick)
+    single = await phase(lives, PLAIN, 1, False, exact_response, quick)
     upstream = {name: merged(slices) for name, slices in (await alternated(lives, direct)).items()}
-    first = await phase(STREAMED, 1, True, exact_stream)
-    streamed = await phase(STREAMED, 16, True, exact_stream)
+    first = await phase(lives, STREAMED, 1, True, exact_stream, quick)
+    streamed = await phase(lives, STREAMED, 16, True, exact_stream, quick)
     turns = await alternated(lives, lambda live: chains(live.port, 1 if quick else 2, 50))
     figures = {}
     for live in lives:
