@@ -17,9 +17,6 @@ import orjson
 from responses_gateway.upstream_http import Timeouts, UpstreamHttp
 
 CHAT = orjson.dumps({"model": "bench", "messages": [{"role": "user", "content": "hello"}]})
-CHAT_STREAM = orjson.dumps(
-    {"model": "bench", "messages": [{"role": "user", "content": "hello"}], "stream": True}
-)
 HEADERS = [(b"content-type", b"application/json")]
 SSE_HEADERS = [(b"content-type", b"text/event-stream")]
 _client: list[UpstreamHttp] = []
@@ -47,9 +44,10 @@ def _upstream() -> UpstreamHttp:
     return _client[0]
 
 
-async def _stream(send: Any) -> None:
+async def _stream(send: Any, model: str) -> None:
     """Each content chunk on as a delta event, written as it arrives."""
-    reply = await _upstream().request("POST", "chat/completions", CHAT_STREAM)
+    chat = {"model": model, "messages": [{"role": "user", "content": "hello"}], "stream": True}
+    reply = await _upstream().request("POST", "chat/completions", orjson.dumps(chat))
     await send({"type": "http.response.start", "status": 200, "headers": SSE_HEADERS})
     rest = b""
     while data := await reply.next_chunk():
@@ -78,7 +76,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     if scope["path"] != "/healthz":
         body = orjson.loads(request)
         if body.get("stream"):
-            return await _stream(send)
+            return await _stream(send, body["model"])
         reply = await _upstream().request("POST", "chat/completions", CHAT)
         chat = orjson.loads(await reply.read())
         reply.release()

@@ -2,7 +2,8 @@
 with machine load (CPU-time figures on a shared 2-core machine do), for comparing two versions.
 
     .venv/bin/python bench/instructions.py [--requests 200] [--database sqlite|postgres]
-        [--only unstored,stored,streamed,codex,chain] [--gateway ours|agentic-api|floor]
+        [--only unstored,stored,streamed,codex,chain,first_delta]
+        [--gateway ours|agentic-api|floor]
 
 The gateway runs under ``valgrind --tool=callgrind`` with instrumentation off while it starts
 (``--instr-atstart=no``); each phase sends a warm-up, zeroes the counters and switches
@@ -14,8 +15,11 @@ PostgreSQL server. ``--gateway agentic-api`` counts vLLM's Rust gateway the same
 ``side_by_side.py`` runs it; the Codex-sized body is ours to send, not part of its figures);
 ``--only chain`` counts turns 1–5 and 46–50 of 50-turn ``previous_response_id`` chains
 (``--requests``/40 chains), what the chain ratio of ``side_by_side.py`` compares.
-``--gateway floor --only unstored`` counts ``floor_app.py``: uvicorn, our upstream client and
-orjson with no gateway, the floor of this stack.
+``--only first_delta`` counts a streamed request up to its first text delta, what the first-delta
+figure of ``side_by_side.py`` waits for: the upstream holds back the rest of its answer, and the
+count is read while the gateway waits for it (``--requests``/4 requests).
+``--gateway floor --only unstored,first_delta`` counts ``floor_app.py``: uvicorn, our upstream
+client and orjson with no gateway, the floor of this stack.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import side_by_side
 from chain_phase import chains
 from codex_request import codex_body
-from loadgen import PLAIN, STREAMED, UNSTORED, check_response, check_stream, load
+from httpclient import Connection
+from loadgen import DELTA, PLAIN, STREAMED, UNSTORED, check_response, check_stream, load
 from processes import (
     BENCH,
     GATEWAY_BIN,
@@ -50,6 +56,7 @@ from processes import (
     wait_ready_line,
 )
 from tables import say, table
+from upstream_server import HELD_MODEL, HOLD_SECONDS
 
 BODIES = {
     "unstored": (UNSTORED, False, check_response),
@@ -57,6 +64,7 @@ BODIES = {
     "streamed": (STREAMED, True, check_stream),
     "codex": (orjson.dumps(codex_body()), True, check_stream),
 }
+HELD = orjson.dumps({"model": HELD_MODEL, "input": "hello", "stream": True})
 _TOTAL_LINE = re.compile(rb"^\s*Th\s*\d+\s+([\d,]+)", re.MULTILINE)
 
 
@@ -85,6 +93,33 @@ async def phase(port: int, pid: int, name: str, requests: int) -> float:
     counted = _counted(pid)  # -e answers only while instrumentation is on
     _callgrind(pid, "-i", "off")
     return counted / requests
+
+
+async def first_delta_phase(port: int, pid: int, requests: int) -> float:
+    """Per request: zero, count until the first text delta arrives, read the count while the
+    upstream still holds back the rest (``HOLD_SECONDS``), then read the rest uncounted."""
+    conn = Connection(HOST, port, DELTA)
+    try:
+        for _ in range(5):
+            check_stream(await conn.request("POST", "/v1/responses", HELD, stream=True))
+        total = 0
+        for _ in range(requests):
+            assert conn.proto is not None
+            conn.proto.first_event = None
+            _callgrind(pid, "-z")
+            _callgrind(pid, "-i", "on")
+            answer = asyncio.create_task(conn.request("POST", "/v1/responses", HELD, stream=True))
+            while conn.proto.first_event is None:
+                await asyncio.sleep(0.002)
+            total += _counted(pid)
+            late = time.perf_counter() - conn.proto.first_event
+            _callgrind(pid, "-i", "off")
+            check_stream(await answer)
+            if late > HOLD_SECONDS * 0.8:
+                raise RuntimeError(f"the count took {late:.2f} s: the rest may be in it")
+        return total / requests
+    finally:
+        conn.close()
 
 
 async def chain_phase(port: int, pid: int, count: int, turns: int = 50) -> list[list[str]]:
@@ -168,6 +203,10 @@ async def bench(children: Children, url: str, args: argparse.Namespace) -> None:
     for name in args.only.split(","):
         if name == "chain":
             rows += await chain_phase(gw_port, gateway.pid, max(1, args.requests // 40))
+            continue
+        if name == "first_delta":
+            count = await first_delta_phase(gw_port, gateway.pid, max(1, args.requests // 4))
+            rows.append(["to the first text delta", f"{count / 1e6:.2f}"])
             continue
         per_request = await phase(gw_port, gateway.pid, name, args.requests)
         rows.append([name, f"{per_request / 1e6:.2f}"])

@@ -5,7 +5,9 @@ POST .../responses answers as a stateless Responses server (vLLM's), JSON or str
 POST .../chat/completions answers a fixed small completion, non-streamed (JSON) or streamed
 (``stream: true``: a role chunk, ~20 content chunks, a finish chunk, a usage chunk when
 ``stream_options.include_usage``, then ``data: [DONE]``; ``max_tokens`` content chunks when the
-request sets it). When the request offers a tool named
+request sets it; for the model ``HELD_MODEL``, the rest after the first content chunk comes
+``HOLD_SECONDS`` later, so ``bench/instructions.py`` can count a gateway's work up to its first
+text delta alone). When the request offers a tool named
 ``add`` and its last message is not a ``tool`` message, the answer is a call to ``add`` with
 ``{"a":1,"b":2}`` instead (for the MCP round trip). GET .../models lists one model.
 
@@ -16,12 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import sys
 from typing import Any
 
 import orjson
 
 TOKENS = [f"tok{i} " for i in range(20)]
+HELD_MODEL = "bench-held"
+HOLD_SECONDS = 1.0
+_FIRST_TEXT = re.compile(rb'"(?:content|delta)":"tok')  # a chat chunk's or a Responses event's
 TEXT = "".join(TOKENS)
 USAGE = {"prompt_tokens": 11, "completion_tokens": len(TOKENS), "total_tokens": 11 + len(TOKENS)}
 ADD_CALL = {
@@ -231,22 +237,32 @@ class Protocol(asyncio.Protocol):
             return
         request = orjson.loads(body)
         if request.get("stream"):
-            self.transport.write(
-                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                b"transfer-encoding: chunked\r\n\r\n" + _chunked(stream_body(request))
-            )
+            self._stream(stream_body(request), held=request.get("model") == HELD_MODEL)
         else:
             self._send(200, b"application/json", completion(request))
+
+    def _stream(self, data: bytes, *, held: bool = False) -> None:
+        """A chunked event stream; ``held``: up to the first content chunk, the rest later."""
+        assert self.transport is not None
+        head = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        first = _FIRST_TEXT.search(data) if held else None
+        if first is None:
+            self.transport.write(head + _chunked(data))
+            return
+        cut = data.index(b"\n\n", first.end()) + 2
+        self.transport.write(head + b"%x\r\n%s\r\n" % (cut, data[:cut]))
+        rest = _chunked(data[cut:])
+        asyncio.get_running_loop().call_later(HOLD_SECONDS, self.transport.write, rest)
 
     def _respond_stateless(self, request: dict[str, Any]) -> None:
         """A stateless ``/v1/responses`` (as vLLM serves it) for gateways that send each turn
         there, such as agentic-api in ``bench/side_by_side.py``."""
         assert self.transport is not None
         if request.get("stream"):
-            self.transport.write(
-                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                b"transfer-encoding: chunked\r\n\r\n" + _chunked(responses_stream(request))
-            )
+            self._stream(responses_stream(request), held=request.get("model") == HELD_MODEL)
         else:
             answer = responses_object(request, serial=next(_serial))
             self._send(200, b"application/json", orjson.dumps(answer))
