@@ -444,5 +444,8 @@ def test_upstream_unreachable(database_url: str) -> None:
         client = openai.OpenAI(base_url=url + "/v1", api_key="x", max_retries=0)
         with pytest.raises(openai.InternalServerError) as caught:
             client.responses.create(model="m", input="x")
+        # Streamed, the request is never written: the lifecycle events still come first.
+        kinds = [e.type for e in client.responses.create(model="m", input="x", stream=True)]
     assert caught.value.status_code == 502
     assert caught.value.body is not None
+    assert kinds == ["response.created", "response.in_progress", "response.failed"]

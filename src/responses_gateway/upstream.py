@@ -8,7 +8,7 @@ upstream 4xx keeps its status; both carry the upstream's own message but never o
 from __future__ import annotations
 
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,8 +77,11 @@ class UpstreamClient:
             raise error_from_body(None, parsed)  # an error said with a 200
         return parsed
 
-    async def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        """Chunks of a streamed completion, parsed from ``data:`` lines until ``[DONE]``.
+    async def stream(
+        self, payload: dict[str, Any], sent: Callable[[], None] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Chunks of a streamed completion, parsed from ``data:`` lines until ``[DONE]``;
+        ``sent`` is called once the request is written (``UpstreamHttp.request``).
 
         A stream must end with ``[DONE]`` or after a chunk with a ``finish_reason``: a close
         before either, a broken connection or a read timeout mid-stream is an error (the answer
@@ -86,7 +89,8 @@ class UpstreamClient:
         progress = StreamProgress()
         answer: Answer | None = None
         try:
-            answer = await self._http.request("POST", "chat/completions", encode_json(payload))
+            body = encode_json(payload)
+            answer = await self._http.request("POST", "chat/completions", body, sent=sent)
             if answer.status >= 400:
                 raise status_error(answer.status, await answer.read(), answer.headers)
             progress.started = True

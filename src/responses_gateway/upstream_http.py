@@ -21,7 +21,7 @@ import asyncio
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -252,9 +252,17 @@ class UpstreamHttp:
     def base_path(self) -> str:
         return self._path
 
-    async def request(self, method: str, path: str, body: bytes | None = None) -> Answer:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        *,
+        sent: Callable[[], None] | None = None,
+    ) -> Answer:
         """Send one request and wait for the answer's head. ``path``: absolute, or relative to
-        the base URL's path."""
+        the base URL's path. ``sent``: called once the request is written, while the server
+        works on it."""
         deadline = time.monotonic() + self.timeouts.total
         connection = await self._acquire(deadline)
         try:
@@ -265,6 +273,8 @@ class UpstreamHttp:
                 head += b"content-type: application/json\r\ncontent-length: %d\r\n" % len(body)
             assert connection.transport is not None
             connection.transport.write(head + b"\r\n" + body if body else head + b"\r\n")
+            if sent is not None:
+                sent()
             while not connection.head_done:
                 await connection.wait(self.timeouts.read, deadline)
         except BaseException:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from responses_gateway.errors import GatewayError
@@ -83,11 +83,13 @@ class ObservedUpstream:
                 tracing.annotate(span, _reply_attributes(reply))
         return reply
 
-    async def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    async def stream(
+        self, payload: dict[str, Any], sent: Callable[[], None] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
         started = time.perf_counter()
         with _chat_span(payload) as span:
             try:
-                async for chunk in self._upstream.stream(payload):
+                async for chunk in self._upstream.stream(payload, sent):
                     if span is not None:
                         tracing.annotate(span, _reply_attributes(chunk))
                     yield chunk

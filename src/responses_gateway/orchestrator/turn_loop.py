@@ -23,6 +23,7 @@ from responses_gateway.chat.reply import ReplyParser, usage_from_chat
 from responses_gateway.chat.shaping import DEFAULT_STYLE, ChatStyle
 from responses_gateway.errors import GatewayError
 from responses_gateway.events import Event
+from responses_gateway.orchestrator.announcing import Announcing
 from responses_gateway.orchestrator.catalog import ToolCatalog, chat_tool_choice
 from responses_gateway.orchestrator.compaction_step import Compactor
 from responses_gateway.orchestrator.mcp_steps import (
@@ -60,7 +61,11 @@ _Call = TypeVar("_Call")
 class ChatBackend(Protocol):
     async def complete(self, payload: dict[str, Any]) -> dict[str, Any]: ...
 
-    def stream(self, payload: dict[str, Any]) -> AsyncIterator[dict[str, Any]]: ...
+    def stream(
+        self, payload: dict[str, Any], sent: Callable[[], None] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """``sent``: called once the request is written."""
+        ...
 
 
 class EarlierTurns(Protocol):
@@ -108,10 +113,16 @@ class Orchestrator:
         """Run to a final status without announcing it: the caller stores, then emits
         ``terminal_event(snapshot)``, so a client never sees ``completed`` for a row not written.
         A ``GatewayError`` ends the response ``failed``, the error kept on ``state.failure``."""
-        if emit is not discard:  # a snapshot nobody reads (measured with build_catalog's fast path)
-            response = state.snapshot()  # one for both: each event is encoded as it is emitted
-            emit(events.lifecycle("created", response))
-            emit(events.lifecycle("in_progress", response))
+        if emit is discard:  # a snapshot nobody reads (measured with build_catalog's fast path)
+            await self._run(turn, state, emit)
+            return
+        announcing = Announcing(emit, state.snapshot())
+        try:
+            await self._run(turn, state, announcing)
+        finally:
+            announcing.announce()  # a run that emitted nothing (it failed) still has them
+
+    async def _run(self, turn: Turn, state: ResponseState, emit: EventSink) -> None:
         try:
             if turn.compact_only or turn.compact_first:
                 await self._compact(turn, state, emit)
@@ -212,7 +223,8 @@ class Orchestrator:
         upstream, which sends a whole answer at once, in-process trace, min of 1,700: the first
         text delta went out 0.24 ms sooner, for one pass of the loop)."""
         waiting = True
-        async for chunk in self._upstream.stream(payload):
+        sent = emit.announce if isinstance(emit, Announcing) else None
+        async for chunk in self._upstream.stream(payload, sent):
             out = writer.feed(parser.feed_chunk(chunk))
             for event in out:
                 emit(event)
