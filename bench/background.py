@@ -36,6 +36,7 @@ from processes import (
     HOST,
     PYTHON,
     Children,
+    drive_from_core_1,
     free_port,
     gateway_env,
     wait_http,
@@ -363,8 +364,7 @@ async def bench(args: argparse.Namespace, children: Children, database_url: str)
 
 def run(args: argparse.Namespace) -> None:
     """Every phase, on a database of its own (``args``: quick, database, postgres_url)."""
-    with contextlib.suppress(OSError):
-        os.sched_setaffinity(0, {1} if (os.cpu_count() or 1) > 1 else {0})
+    drive_from_core_1()
     children = Children()
     with bench_database(args, children, "background.db") as database_url:
         try:

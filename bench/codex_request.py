@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from processes import (
     HOST,
     PYTHON,
     Children,
+    drive_from_core_1,
     free_port,
     gateway_env,
     upstream_url,
@@ -179,8 +178,7 @@ def main() -> int:
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
-    with contextlib.suppress(OSError):
-        os.sched_setaffinity(0, {1})
+    drive_from_core_1()
     children = Children()
     with bench_database(args, children, "bench.db") as url:
         try:

@@ -24,6 +24,7 @@ from processes import (
     HOST,
     PYTHON,
     Children,
+    drive_from_core_1,
     upstream_url,
 )
 from side_by_side import (
@@ -67,6 +68,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    drive_from_core_1()
     side_by_side.ensure_agentic()
     runs = []
     for round_number in range(args.rounds):

@@ -29,6 +29,14 @@ GATEWAY_BIN = Path(PYTHON).with_name("responses-gateway")
 HOST = "127.0.0.1"
 
 
+def drive_from_core_1() -> None:
+    """Pin this process (the load generator) to core 1, where the upstreams run, leaving core 0
+    to the gateway (a one-core machine keeps its one). Unpinned, the scheduler moves the driver
+    onto the gateway's core whenever core 1 is busier, as with PostgreSQL pinned there."""
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, {1} if (os.cpu_count() or 1) > 1 else {0})
+
+
 def _pdeathsig() -> None:
     """In the child: get SIGTERM when the driver dies, whatever way it dies."""
     with contextlib.suppress(Exception):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import shutil
 import signal
@@ -39,6 +38,7 @@ from processes import (
     HOST,
     PYTHON,
     Children,
+    drive_from_core_1,
     free_port,
     gateway_env,
     upstream_url,
@@ -227,8 +227,7 @@ def main() -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    with contextlib.suppress(OSError):
-        os.sched_setaffinity(0, {1} if (os.cpu_count() or 1) > 1 else {0})
+    drive_from_core_1()
     started = time.monotonic()
     failed = run_gateway_phases(args, profile)
     if failed:

@@ -38,6 +38,7 @@ from processes import (
     HOST,
     PYTHON,
     Children,
+    drive_from_core_1,
     free_port,
     gateway_env,
     upstream_url,
@@ -307,6 +308,7 @@ def main() -> int:
         help="leave the PostgreSQL server unpinned (by default it runs on core 1 with the load)",
     )
     args = parser.parse_args()
+    drive_from_core_1()
     ensure_agentic()
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     results: dict[tuple[str, str], list[Figures]] = {}
