@@ -78,6 +78,20 @@ def scratch_postgres(prefix: str) -> Iterator[str]:
         asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextlib.contextmanager
+def fresh_database(kind: str, directory: Path, name: str) -> Iterator[str]:
+    """A new, migrated database of ``kind`` ("sqlite": a file in ``directory``; "postgres": a
+    scratch database, dropped after), for tests that must see no other test's rows."""
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / f'{name}.db'}"
+        migrate(url)
+        yield url
+        return
+    with scratch_postgres(name) as url:
+        migrate(url)
+        yield url
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     with scratch_postgres("gateway_test") as url:

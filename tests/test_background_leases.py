@@ -22,8 +22,7 @@ from responses_gateway.service.background_takeover import REPLICA_STOPPED
 from responses_gateway.service.background_worker import stored_request
 from responses_gateway.store.database import Database
 from responses_gateway.store.jobs import JobStore
-from responses_gateway.store.migrations import migrate
-from tests.conftest import Gateway, gateway_settings, scratch_postgres
+from tests.conftest import Gateway, fresh_database, gateway_settings
 from tests.support.background import eventually, resumed_events, settled
 from tests.support.database import with_database
 from tests.support.serving import serve_in_thread
@@ -34,13 +33,7 @@ FAST = {"background_lease": 1.0, "background_poll_interval": 0.05}
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'leases.db'}"
-        migrate(url)
-        yield url
-        return
-    with scratch_postgres("gateway_leases") as url:
-        migrate(url)
+    with fresh_database(request.param, tmp_path, "gateway_leases") as url:
         yield url
 
 

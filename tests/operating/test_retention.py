@@ -11,8 +11,7 @@ import pytest
 
 from responses_gateway.app import create_app
 from responses_gateway.store.database import Query
-from responses_gateway.store.migrations import migrate
-from tests.conftest import Gateway, custom_gateway, gateway_settings, scratch_postgres
+from tests.conftest import Gateway, custom_gateway, fresh_database, gateway_settings
 from tests.support.database import read_database, with_database
 from tests.support.process import cli
 from tests.support.serving import serve_in_thread
@@ -26,13 +25,7 @@ def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A database of this module's own: a purge counts every old row, other tests' too."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('retention') / 'gateway.db'}"
-        migrate(url)
-        yield url
-        return
-    with scratch_postgres("gateway_retention") as url:
-        migrate(url)
+    with fresh_database(request.param, tmp_path_factory.mktemp("db"), "gateway_retention") as url:
         yield url
 
 

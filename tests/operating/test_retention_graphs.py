@@ -7,13 +7,13 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from responses_gateway.store.database import Database, PostgresDatabase, Query
-from responses_gateway.store.migrations import migrate
 from responses_gateway.store.retention import RetentionStore
-from tests.conftest import scratch_postgres
+from tests.conftest import fresh_database
 from tests.support.database import with_database
 
 CUTOFF = 1_000_000
@@ -63,16 +63,8 @@ def _unneeded(responses: list[Response], referenced: set[str]) -> set[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('retention_graphs') / 'gateway.db'}"
-        migrate(url)
-        yield url
-        return
-    with scratch_postgres("retention_graphs") as url:
-        migrate(url)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    with fresh_database(request.param, tmp_path, "retention_graphs") as url:
         yield url
 
 
