@@ -12,11 +12,13 @@ cost about 2 ms of CPU per stored response in thread hops.
   waiting for it in one transaction (``sqlite_writer.py``): SQLite has one writer at a time anyway.
 - PostgreSQL (asyncpg pool, and connections of the gateway's own that spare a statement the
   pool's acquire and release: ``_Held``): statements are prepared once per connection and
-  cached. Every statement the gateway runs is a lookup by key, so its sessions turn off what
-  only analytical queries need: JIT (the recursive history query's cost estimate triggered JIT
+  cached. The request path's statements are lookups by key, so the sessions turn off what only
+  analytical queries need: JIT (the recursive history query's cost estimate triggered JIT
   compilation, ~8 ms for a plan that runs in 0.1 ms) and hash and merge joins (PostgreSQL
   guesses ~100 rows for a recursive CTE and, on a large or not yet analysed items table, joined
   them by scanning the whole table: 15 ms at 80,000 items against 0.2 ms through the index).
+  A statement that does read whole tables (retention's) runs through ``scanning``, with the
+  joins back on: under these settings it ran with nested loops, quadratic in the table.
 
 Every statement is written once, with ``:name`` parameters (see ``Query``), and runs on both, but
 for one: PostgreSQL saves a response in a single statement (``ResponseStore.save``). ``write`` runs
