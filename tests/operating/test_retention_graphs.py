@@ -94,12 +94,10 @@ def test_the_purge_removes_exactly_what_no_one_needs(database_url: str) -> None:
     with_database(database_url, check)
 
 
-def test_retention_statements_may_use_hash_joins_on_postgres(database_url: str) -> None:
+def test_retention_statements_may_use_hash_joins_on_postgres(tmp_path: Path) -> None:
     """The gateway's sessions turn hash and merge joins off (its statements are lookups by key);
     retention's read whole tables, and without them a purge matched its candidates against the
     kept set row by row (``bench/purge.py``: a count of 50,000 among 450,000 took 94 s)."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("a PostgreSQL planner setting")
     setting = Query(
         "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')"
     )
@@ -110,5 +108,6 @@ def test_retention_statements_may_use_hash_joins_on_postgres(database_url: str) 
         scanning = await database.scanning(setting, {})
         return list(session[0]), list(scanning[0])
 
-    session, scanning = with_database(database_url, settings)
+    with fresh_database("postgres", tmp_path, "retention_scanning") as url:
+        session, scanning = with_database(url, settings)
     assert session == ["off", "off"] and scanning == ["on", "on"]
