@@ -87,6 +87,7 @@ def test_the_purge_removes_exactly_what_no_one_needs(database_url: str) -> None:
                 item = {"position": position, "item": f"msg_{position}", "id": response_id}
                 await database.execute(_REFERENCE, item)
             assert await store.count_unneeded(CUTOFF) == len(expected)
+            store.batch = rng.choice([1, 4, 5000])  # many batches, or one
             assert await store.purge(CUTOFF) == len(expected)
             rows = await database.fetch(Query("SELECT id FROM responses"), {})
             assert {row[0] for row in rows} == {r.id for r in responses} - expected

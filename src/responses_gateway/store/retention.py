@@ -53,7 +53,11 @@ _OLD_CONVERSATIONS = """
         WHERE ci.conversation_id = conversations.id AND r.created_at >= :cutoff)"""
 _DELETE_CONVERSATIONS = Query(f"DELETE {_OLD_CONVERSATIONS}")
 _COUNT_CONVERSATIONS = Query(f"SELECT count(*) {_OLD_CONVERSATIONS}")
-_BATCH = 500
+# Each batch finds what stays again, so fewer batches are less work; but a batch holds its locks
+# for its whole statement. SQLite's write lock is the whole database's, holding every save back;
+# PostgreSQL's are on the removed rows alone, which nothing else uses.
+_BATCH_SQLITE = 500
+_BATCH_POSTGRES = 5000
 
 
 class RetentionStore:
@@ -61,6 +65,7 @@ class RetentionStore:
         self._database = database
         # PostgreSQL plans these with hash joins (``scanning``): they read whole tables.
         self._postgres = database if isinstance(database, PostgresDatabase) else None
+        self.batch = _BATCH_SQLITE if self._postgres is None else _BATCH_POSTGRES
 
     async def count_unneeded(self, cutoff: int) -> int:
         """Responses that would go now (those of conversations that would go are not counted)."""
@@ -87,12 +92,12 @@ class RetentionStore:
         """Remove what is not needed; the number of responses removed. A batch that removes
         nothing ends it (done, or another replica holds the lock)."""
         removed = 0
-        params = {"cutoff": cutoff, "batch": _BATCH}
+        params = {"cutoff": cutoff, "batch": self.batch}
         while True:
             if self._postgres is not None:
                 count = len(await self._postgres.scanning(_DELETE_LOCKED, params))
             else:
                 count = await self._database.execute(_DELETE, params)
             removed += count
-            if count < _BATCH:
+            if count < self.batch:
                 return removed
