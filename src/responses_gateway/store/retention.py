@@ -13,28 +13,33 @@ from __future__ import annotations
 
 from responses_gateway.store.database import Database, PostgresDatabase, Query
 
-# What could go: deleted, or older than the cutoff. Of it, what must stay: what a conversation's
-# items refer to, and the parent of anything that stays, walked up from the live and young
-# responses (which stay themselves) through what could go. Every response is one or the other,
+
+def _could_go(row: str) -> str:
+    """Whether the response ``row`` could go: deleted, or older than the cutoff."""
+    return f"({row}.deleted OR {row}.created_at < :cutoff)"
+
+
+# Of what could go, what must stay: what a conversation's items refer to, and the parent of
+# anything that stays, walked up from the live and young responses (which stay themselves)
+# through what could go. Every response is one or the other,
 # so the walk never needs to pass a live, young one: its own parent is where a walk starts.
-_COULD_GO = "(deleted OR created_at < :cutoff)"
 _KEPT = f"""
     WITH RECURSIVE kept(id, prev) AS (
         SELECT c.id, c.previous_response_id FROM responses c
-        WHERE {_COULD_GO} AND (
+        WHERE {_could_go("c")} AND (
             EXISTS (SELECT 1 FROM responses b WHERE b.previous_response_id = c.id
                 AND NOT b.deleted AND b.created_at >= :cutoff)
             OR c.id IN (SELECT response_id FROM conversation_items WHERE response_id IS NOT NULL))
         UNION
         SELECT r.id, r.previous_response_id FROM responses r JOIN kept k ON r.id = k.prev
-        WHERE r.deleted OR r.created_at < :cutoff
+        WHERE {_could_go("r")}
     )"""
 # NOT EXISTS, not NOT IN: PostgreSQL ran ``id NOT IN (SELECT id FROM needed)`` as a plain subplan
 # rescanned for every row, once the set outgrew work_mem (one batch of 500 against 400,000 live
 # responses: 16.9 s); as here it is a hash anti-join.
 _UNNEEDED = f"""
     SELECT id FROM responses c
-    WHERE {_COULD_GO} AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.id = c.id)"""
+    WHERE {_could_go("c")} AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.id = c.id)"""
 
 _COUNT = Query(f"{_KEPT} SELECT count(*) FROM ({_UNNEEDED}) AS unneeded")
 # The statement starts with DELETE (the CTE inside), so that sqlite3 reports the rows it removed.
@@ -65,15 +70,12 @@ class RetentionStore:
         self._database = database
         # PostgreSQL plans these with hash joins (``scanning``): they read whole tables.
         self._postgres = database if isinstance(database, PostgresDatabase) else None
+        self._scan = database.fetch if self._postgres is None else self._postgres.scanning
         self.batch = _BATCH_SQLITE if self._postgres is None else _BATCH_POSTGRES
 
     async def count_unneeded(self, cutoff: int) -> int:
         """Responses that would go now (those of conversations that would go are not counted)."""
-        params = {"cutoff": cutoff}
-        if self._postgres is not None:
-            rows = await self._postgres.scanning(_COUNT, params)
-        else:
-            rows = await self._database.fetch(_COUNT, params)
+        rows = await self._scan(_COUNT, {"cutoff": cutoff})
         return int(rows[0][0])
 
     async def count_old_conversations(self, cutoff: int) -> int:
@@ -95,7 +97,7 @@ class RetentionStore:
         params = {"cutoff": cutoff, "batch": self.batch}
         while True:
             if self._postgres is not None:
-                count = len(await self._postgres.scanning(_DELETE_LOCKED, params))
+                count = len(await self._scan(_DELETE_LOCKED, params))
             else:
                 count = await self._database.execute(_DELETE, params)
             removed += count
