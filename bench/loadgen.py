@@ -17,6 +17,7 @@ from procfs import cpu_seconds, thread_cpu_seconds
 PLAIN = orjson.dumps({"model": "bench", "input": "hello"})
 UNSTORED = orjson.dumps({"model": "bench", "input": "hello", "store": False})
 STREAMED = orjson.dumps({"model": "bench", "input": "hello", "stream": True})
+UNSTORED_STREAM = orjson.dumps({"model": "bench", "input": "hello", "stream": True, "store": False})
 DELTA = b"response.output_text.delta"  # marks a stream's first text delta
 CHAT = orjson.dumps({"model": "bench", "messages": [{"role": "user", "content": "hello"}]})
 CHAT_STREAM = orjson.dumps(
