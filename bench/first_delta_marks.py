@@ -1,0 +1,189 @@
+"""Where a stream's first text delta goes: clock marks inside the gateway, c=1, p50 of each step.
+
+    .venv/bin/python bench/first_delta_marks.py [--requests 2000] [--unstored] [--database URL]
+
+The gateway runs on core 0 with its steps wrapped (this script imports it as ``serve`` and patches
+the functions below before it starts; the gateway's code is not changed), the scripted upstream
+on core 1, and the requests go one at a time from core 1. A step is the time from one mark to the
+next: the request's first bytes reaching uvicorn, the access layer, the body parsed, the turn
+prepared, the event stream started, the orchestrator, the upstream request written, its first
+bytes back, the first delta written. The wrappers add a little to each step; compare steps, not
+the total with ``side_by_side.py``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import atexit
+import json
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import DELTA, STREAMED, UNSTORED_STREAM, load
+from processes import (
+    BENCH,
+    HOST,
+    PYTHON,
+    Children,
+    drive_from_core_1,
+    free_port,
+    gateway_env,
+    upstream_url,
+    wait_http,
+    wait_ready_line,
+)
+
+MARKS = ["request", "access", "parse", "parsed", "prepare", "prepared", "stream", "orchestrate",
+         "upstream written", "upstream answered", "first delta written"]  # fmt: skip
+WARM_UP = 300
+
+
+def _wrap_async(
+    owner: Any, name: str, before: str, after: str | None, mark: Callable[..., None]
+) -> None:
+    original = getattr(owner, name)
+
+    async def wrapped(*args: Any, **kwargs: Any) -> Any:
+        mark(before)
+        result = await original(*args, **kwargs)
+        if after:
+            mark(after)
+        return result
+
+    setattr(owner, name, wrapped)
+
+
+def _patch(current: dict[str, int], rows: list[dict[str, int]]) -> None:
+    """Marks set once per request; requests come one at a time, so one dict holds them."""
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    import responses_gateway.api.responses as routes
+    from responses_gateway import upstream_http
+    from responses_gateway.http_server import GuardedHttpToolsProtocol
+    from responses_gateway.observability.access import AccessLayer
+    from responses_gateway.orchestrator.turn_loop import Orchestrator
+    from responses_gateway.service.responses_service import ResponsesService
+    from responses_gateway.sse import EventStreamResponse
+
+    def mark(name: str) -> None:
+        current.setdefault(name, time.perf_counter_ns())
+
+    def on(owner: Any, name: str, before: Callable[[Any, Any], None]) -> None:
+        original = getattr(owner, name)
+
+        def wrapped(self: Any, data: Any) -> Any:
+            before(self, data)
+            return original(self, data)
+
+        setattr(owner, name, wrapped)
+
+    def request_starts(_: Any, data: bytes) -> None:
+        if data.startswith(b"POST"):
+            current.clear()
+            mark("request")
+
+    on(GuardedHttpToolsProtocol, "data_received", request_starts)
+    on(upstream_http._Connection, "data_received", lambda _, __: mark("upstream answered"))
+    original_reset = upstream_http._Connection.reset
+
+    def reset(self: Any) -> None:
+        mark("upstream written")  # reset() is the last step before the request is written
+        original_reset(self)
+
+    upstream_http._Connection.reset = reset  # type: ignore[method-assign]
+    _wrap_async(AccessLayer, "__call__", "access", None, mark)
+    _wrap_async(routes, "parse_body", "parse", "parsed", mark)
+    _wrap_async(ResponsesService, "prepare", "prepare", "prepared", mark)
+    _wrap_async(EventStreamResponse, "__call__", "stream", None, mark)
+    _wrap_async(Orchestrator, "run", "orchestrate", None, mark)
+    original_send = RequestResponseCycle.send
+
+    async def send(self: Any, message: Any) -> None:
+        await original_send(self, message)
+        body = message.get("body", b"")
+        if b"output_text.delta" in body and "first delta written" not in current:
+            mark("first delta written")
+            rows.append(dict(current))
+
+    RequestResponseCycle.send = send  # type: ignore[method-assign]
+
+
+def serve(out: str, argv: list[str]) -> None:
+    """The gateway, marked; its rows written to ``out`` when it exits."""
+    current: dict[str, int] = {}
+    rows: list[dict[str, int]] = []
+    _patch(current, rows)
+    atexit.register(lambda: Path(out).write_bytes(orjson.dumps(rows)))
+    sys.argv = ["responses-gateway", *argv]
+    from responses_gateway.cli import main
+
+    main()
+
+
+async def drive(args: argparse.Namespace, out: Path) -> None:
+    from side_by_side import exact_stream
+
+    children = Children()
+    try:
+        up = free_port()
+        upstream = children.start(
+            "upstream", ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up)]
+        )
+        wait_ready_line(children, "upstream", upstream)
+        port = free_port()
+        argv = ["taskset", "-c", "0", sys.executable, __file__, "serve", str(out),
+                "serve", "--host", HOST, "--port", str(port)]  # fmt: skip
+        env = gateway_env(upstream_url(up), args.database or f"sqlite:///{out}.db")
+        gateway = children.start("gateway", argv, env=env)
+        await wait_http(port, "/healthz", gateway, children, "gateway")
+        body = UNSTORED_STREAM if args.unstored else STREAMED
+        await load("marks", port, "/v1/responses", body, concurrency=1,
+                   requests=args.requests + WARM_UP, seconds=600, stream=True,
+                   check=exact_stream, marker=DELTA)  # fmt: skip
+        os.kill(gateway.pid, signal.SIGINT)
+        gateway.wait(timeout=30)
+    finally:
+        children.stop_all()
+
+
+def report(rows: list[dict[str, int]]) -> None:
+    rows = rows[WARM_UP:]
+    marks = [name for name in MARKS if all(name in row for row in rows)]
+    print(f"{len(rows)} streams, p50 of each step:\n\n| from | to | µs |\n|---|---|---|")
+    for start, end in zip(marks, marks[1:], strict=False):
+        took = statistics.median((row[end] - row[start]) / 1000 for row in rows)
+        print(f"| {start} | {end} | {took:.0f} |")
+    total = statistics.median((row[marks[-1]] - row[marks[0]]) / 1000 for row in rows)
+    print(f"| {marks[0]} | {marks[-1]} | {total:.0f} |")
+
+
+def main() -> int:
+    if len(sys.argv) > 2 and sys.argv[1] == "serve":
+        serve(sys.argv[2], sys.argv[3:])
+        return 0
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--unstored", action="store_true", help="stream with store: false")
+    parser.add_argument("--database", help="the gateway's database URL (default: a new SQLite)")
+    args = parser.parse_args()
+    drive_from_core_1()
+    with tempfile.TemporaryDirectory(prefix="first-delta-marks-") as tmp:
+        out = Path(tmp) / "marks.json"
+        asyncio.run(drive(args, out))
+        report(json.loads(out.read_bytes()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,120 @@
+"""How long the scripted upstream takes to answer right after a PostgreSQL statement: the share of
+a stored stream's first text delta that belongs to the machine, not to either gateway.
+
+    .venv/bin/python bench/upstream_after_commit.py [--requests 200] [--rounds 6] [--gaps 50,200,1500]
+
+The layout of ``side_by_side.py``'s PostgreSQL rounds: the upstream and the PostgreSQL server on
+core 1, this script (in the gateway's place) on core 0. Each request is preceded by one statement,
+then a busy wait of ``gap`` µs (a gateway's own work before it calls the upstream), then the
+streamed chat completion whose first bytes are timed. The statements: none, ``SELECT 1``, an
+``INSERT`` committed as the gateways commit (synchronously), and the same with
+``synchronous_commit = off``. Modes take turns, so the host's drift falls on all of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import CHAT_STREAM
+from processes import BENCH, PYTHON, Children, free_port, wait_ready_line
+from scratch_database import postgres_database, postgres_server_on
+from side_by_side import PG_ADMIN
+
+STATEMENTS: dict[str, str | None] = {
+    "nothing": None,
+    "SELECT 1": "SELECT 1",
+    "INSERT, committed": "INSERT INTO probe VALUES ('hello')",
+    "INSERT, synchronous_commit off": (
+        "SET synchronous_commit = off; INSERT INTO probe VALUES ('hello'); RESET synchronous_commit"
+    ),
+}
+
+
+async def _upstream_timer(port: int) -> Callable[[], Awaitable[float]]:
+    """One kept-alive connection to the upstream; each call times a streamed answer's first
+    bytes (and reads the rest, so the next starts clean)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: upstream\r\n"
+        f"content-type: application/json\r\ncontent-length: {len(CHAT_STREAM)}\r\n\r\n"
+    )
+    request = head.encode() + CHAT_STREAM
+
+    async def first_bytes() -> float:
+        start = time.perf_counter()
+        writer.write(request)
+        data = await reader.read(65536)
+        took = time.perf_counter() - start
+        while not data.endswith(b"0\r\n\r\n"):
+            data += await reader.read(65536)
+        return took
+
+    return first_bytes
+
+
+async def measure(
+    dsn: str, port: int, args: argparse.Namespace
+) -> dict[tuple[str, int], list[float]]:
+    import asyncpg
+
+    conn: Any = await asyncpg.connect(dsn)
+    await conn.execute("CREATE TABLE probe (text text)")
+    first_bytes = await _upstream_timer(port)
+    times: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.rounds):
+        for gap in args.gaps:
+            for name, sql in STATEMENTS.items():
+                for _ in range(args.requests):
+                    if sql is not None:
+                        await conn.execute(sql)
+                    until = time.perf_counter() + gap / 1e6
+                    while time.perf_counter() < until:
+                        pass
+                    times.setdefault((name, gap), []).append(await first_bytes())
+    await conn.close()
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--gaps", type=lambda text: [int(x) for x in text.split(",")],
+                        default=[50, 200, 1500])  # fmt: skip
+    args = parser.parse_args()
+    import os
+
+    os.sched_setaffinity(0, {0})
+    children = Children()
+    try:
+        port = free_port()
+        upstream = children.start(
+            "upstream", ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(port)]
+        )
+        wait_ready_line(children, "upstream", upstream)
+        with postgres_server_on({1}), postgres_database(PG_ADMIN) as url:
+            dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+            times = asyncio.run(measure(dsn, port, args))
+    finally:
+        children.stop_all()
+    print("| before the request | " + " | ".join(f"gap {gap} µs" for gap in args.gaps) + " |")
+    print("|---|" + "---|" * len(args.gaps))
+    for name in STATEMENTS:
+        cells = [f"{statistics.median(times[(name, gap)]) * 1e6:.0f} µs" for gap in args.gaps]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print(
+        "\nThe upstream's first bytes, p50 (core 1 holds the upstream and the PostgreSQL server)."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
