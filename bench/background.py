@@ -31,16 +31,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from httpclient import Connection, Result
 from loadgen import check_stream, load, pct
 from processes import (
-    BENCH,
     GATEWAY_BIN,
     HOST,
-    PYTHON,
     Children,
     drive_from_core_1,
     free_port,
     gateway_env,
+    start_upstream,
     wait_http,
-    wait_ready_line,
 )
 from procfs import cpu_seconds
 from profiles import FULL, QUICK, Profile
@@ -341,9 +339,7 @@ async def bench(args: argparse.Namespace, children: Children, database_url: str)
     profile = QUICK if args.quick else FULL
     fast = Children()
     try:
-        up_port = free_port()
-        argv = ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up_port)]
-        wait_ready_line(fast, "upstream", fast.start("upstream", argv))
+        up_port = start_upstream(fast)
         upstream_url = f"http://{HOST}:{up_port}/v1"
         port, pid = await start_gateway(fast, "gateway", database_url, upstream_url)
         say(f"background benchmark, database {args.database}, gateway pid {pid} on core 0")

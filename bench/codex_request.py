@@ -25,17 +25,15 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import Phase, check_stream, load
 from processes import (
-    BENCH,
     GATEWAY_BIN,
     HOST,
-    PYTHON,
     Children,
     drive_from_core_1,
     free_port,
     gateway_env,
+    start_upstream,
     upstream_url,
     wait_http,
-    wait_ready_line,
 )
 from scratch_database import bench_database
 from tables import fmt, say, table, verdict
@@ -46,7 +44,7 @@ PATCH = "*** Begin Patch\n*** Update File: src/app.py\n@@\n-old line\n+new line\
 
 
 def _schema(i: int) -> dict[str, Any]:
-    fields = {
+    fields: dict[str, dict[str, Any]] = {
         f"field_{j}": {"type": "string", "description": f"Parameter {j} of tool {i}, " * 3}
         for j in range(6)
     }
@@ -132,7 +130,7 @@ async def measure(port: int, pid: int, requests: int) -> dict[str, Phase]:
     }
     phases = {}
     for name, body in bodies.items():
-        common = dict(stream=True, check=check_stream, concurrency=1, seconds=120)
+        common: dict[str, Any] = dict(stream=True, check=check_stream, concurrency=1, seconds=120)
         await load("warmup", port, "/v1/responses", body, requests=50, **common)
         phases[name] = await load(
             name, port, "/v1/responses", body, requests=requests, pid=pid, **common
@@ -157,13 +155,7 @@ def report(phases: dict[str, Phase], size: int) -> None:
 
 
 async def bench(children: Children, database_url: str, requests: int) -> None:
-    up_port, gw_port = free_port(), free_port()
-    upstream = children.start(
-        "upstream",
-        ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"),
-         str(up_port)],
-    )  # fmt: skip
-    wait_ready_line(children, "upstream", upstream)
+    up_port, gw_port = start_upstream(children), free_port()
     env = gateway_env(upstream_url(up_port), database_url)
     argv = [str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(gw_port)]
     gateway = children.start("gateway", ["taskset", "-c", "0", *argv], env=env)

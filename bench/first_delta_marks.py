@@ -32,16 +32,14 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import DELTA, STREAMED, UNSTORED_STREAM, load
 from processes import (
-    BENCH,
     HOST,
-    PYTHON,
     Children,
     drive_from_core_1,
     free_port,
     gateway_env,
+    start_upstream,
     upstream_url,
     wait_http,
-    wait_ready_line,
 )
 
 MARKS = ["request", "access", "parse", "parsed", "prepare", "prepared", "stream", "orchestrate",
@@ -136,11 +134,7 @@ async def drive(args: argparse.Namespace, out: Path) -> None:
 
     children = Children()
     try:
-        up = free_port()
-        upstream = children.start(
-            "upstream", ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up)]
-        )
-        wait_ready_line(children, "upstream", upstream)
+        up = start_upstream(children)
         port = free_port()
         argv = ["taskset", "-c", "0", sys.executable, __file__, "serve", str(out),
                 "serve", "--host", HOST, "--port", str(port)]  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
@@ -34,7 +35,7 @@ class Result:
     def ttfe(self) -> float | None:
         return None if self.first_event is None else self.first_event - self.start
 
-    def json(self) -> dict:
+    def json(self) -> Any:
         return orjson.loads(self.body)
 
 

@@ -34,6 +34,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -85,7 +86,7 @@ def _counted(pid: int) -> int:
 
 async def phase(port: int, pid: int, name: str, requests: int) -> float:
     body, stream, check = BODIES[name]
-    common = dict(concurrency=1, seconds=600, stream=stream, check=check)
+    common: dict[str, Any] = dict(concurrency=1, seconds=600, stream=stream, check=check)
     await load("warmup", port, "/v1/responses", body, requests=20, **common)
     _callgrind(pid, "-z")
     _callgrind(pid, "-i", "on")
@@ -93,6 +94,11 @@ async def phase(port: int, pid: int, name: str, requests: int) -> float:
     counted = _counted(pid)  # -e answers only while instrumentation is on
     _callgrind(pid, "-i", "off")
     return counted / requests
+
+
+def _first_event(conn: Connection) -> float | None:
+    """A function, not an inline read: the loop waits on a field another task sets."""
+    return None if conn.proto is None else conn.proto.first_event
 
 
 async def first_delta_phase(port: int, pid: int, requests: int) -> float:
@@ -109,10 +115,10 @@ async def first_delta_phase(port: int, pid: int, requests: int) -> float:
             _callgrind(pid, "-z")
             _callgrind(pid, "-i", "on")
             answer = asyncio.create_task(conn.request("POST", "/v1/responses", HELD, stream=True))
-            while conn.proto.first_event is None:
+            while (arrived := _first_event(conn)) is None:
                 await asyncio.sleep(0.002)
             total += _counted(pid)
-            late = time.perf_counter() - conn.proto.first_event
+            late = time.perf_counter() - arrived
             _callgrind(pid, "-i", "off")
             check_stream(await answer)
             if late > HOLD_SECONDS * 0.8:

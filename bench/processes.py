@@ -119,6 +119,15 @@ def upstream_url(port: int) -> str:
     return f"http://{HOST}:{port}/v1"
 
 
+def start_upstream(children: Children) -> int:
+    """The scripted upstream on core 1 (where the load generator runs, away from the gateway's
+    core 0), once it serves; its port."""
+    port = free_port()
+    argv = ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(port)]
+    wait_ready_line(children, "upstream", children.start("upstream", argv))
+    return port
+
+
 def wait_ready_line(
     children: Children, name: str, proc: subprocess.Popen[bytes], timeout: float = 20
 ) -> None:

@@ -41,6 +41,7 @@ from processes import (
     drive_from_core_1,
     free_port,
     gateway_env,
+    start_upstream,
     upstream_url,
     wait_http,
     wait_ready_line,
@@ -62,14 +63,11 @@ class Stack:
 
 
 async def start_stack(children: Children, database_url: str) -> Stack:
-    up_port, gw_port, mcp_port = free_port(), free_port(), free_port()
-    upstream = children.start(
-        "upstream", ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up_port)]
-    )
+    gw_port, mcp_port = free_port(), free_port()
     mcp = children.start(
         "mcp", ["taskset", "-c", "1", PYTHON, str(BENCH / "mcp_server.py"), str(mcp_port)]
     )
-    wait_ready_line(children, "upstream", upstream)
+    up_port = start_upstream(children)
     env = gateway_env(upstream_url(up_port), database_url, GATEWAY_MCP_ALLOW_PRIVATE_NETWORKS="1")
     gateway = children.start(
         "gateway",

@@ -44,17 +44,15 @@ from loadgen import (
     load,
 )
 from processes import (
-    BENCH,
     GATEWAY_BIN,
     HOST,
-    PYTHON,
     Children,
     drive_from_core_1,
     free_port,
     gateway_env,
+    start_upstream,
     upstream_url,
     wait_http,
-    wait_ready_line,
 )
 from procfs import status_kib
 from scratch_database import postgres_database, postgres_server_on
@@ -268,11 +266,7 @@ async def one_round(urls: dict[str, str], order: list[str], quick: bool) -> dict
 async def started(children: Children, targets: list[tuple[Target, str]]) -> tuple[int, list[Live]]:
     """The scripted upstream on core 1, then each target with its database URL, once it
     serves; the upstream's port."""
-    up_port = free_port()
-    upstream = children.start(
-        "upstream", ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(up_port)]
-    )
-    wait_ready_line(children, "upstream", upstream)
+    up_port = start_upstream(children)
     lives = []
     for target, url in targets:
         port = free_port()

@@ -25,6 +25,7 @@ from responses_gateway.orchestrator.catalog import chat_tool_choice
 from responses_gateway.orchestrator.round_writer import RoundWriter
 from responses_gateway.orchestrator.state import ResponseState
 from responses_gateway.schemas.request import CreateResponseRequest
+from responses_gateway.service.history import EMPTY_HISTORY
 from responses_gateway.service.tool_shapes import HostedToolPolicy
 from responses_gateway.service.tools import build_catalog
 
@@ -83,12 +84,14 @@ def history_items(*, plain: bool) -> list[dict[str, Any]]:
 
 async def map_once(request: CreateResponseRequest, history: list[dict[str, Any]]) -> int:
     catalog, _ = await build_catalog(
-        request, [], [], EgressPolicy(), "never", HostedToolPolicy("omit")
+        request, EMPTY_HISTORY, [], EgressPolicy(), "never", HostedToolPolicy("omit")
     )
     catalog.build()
     chat_tool_choice(catalog, request.tool_choice)
     writer = RoundWriter(
-        ResponseState("resp_bench", {}), catalog.is_server_tool, catalog.client_tools.get
+        ResponseState("resp_bench", {}),
+        catalog.is_server_tool,
+        client_tool=catalog.client_tools.get,
     )
     for index, name in enumerate(("mcp__docs__docs_1", "apply_patch")):
         writer.feed([ToolCallDelta(index, f"call_{index}", name, '{"input": "x"}')])

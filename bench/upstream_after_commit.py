@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from loadgen import CHAT_STREAM
-from processes import BENCH, PYTHON, Children, free_port, wait_ready_line
+from processes import Children, start_upstream
 from scratch_database import postgres_database, postgres_server_on
 from side_by_side import PG_ADMIN
 
@@ -95,11 +95,7 @@ def main() -> int:
     os.sched_setaffinity(0, {0})
     children = Children()
     try:
-        port = free_port()
-        upstream = children.start(
-            "upstream", ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py"), str(port)]
-        )
-        wait_ready_line(children, "upstream", upstream)
+        port = start_upstream(children)
         with postgres_server_on({1}), postgres_database(PG_ADMIN) as url:
             dsn = url.replace("postgresql+asyncpg://", "postgresql://")
             times = asyncio.run(measure(dsn, port, args))

@@ -147,7 +147,7 @@ def responses_object(
 
 def _event(sequence: int, body: dict[str, Any]) -> bytes:
     body["sequence_number"] = sequence
-    return b"event: " + body["type"].encode() + b"\ndata: " + orjson.dumps(body) + b"\n\n"
+    return b"event: " + str(body["type"]).encode() + b"\ndata: " + orjson.dumps(body) + b"\n\n"
 
 
 def responses_stream(request: dict[str, Any]) -> bytes:

@@ -32,16 +32,14 @@ from websockets.asyncio.client import connect
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from httpclient import Connection
 from processes import (
-    BENCH,
     GATEWAY_BIN,
     HOST,
-    PYTHON,
     Children,
     free_port,
     gateway_env,
+    start_upstream,
     upstream_url,
     wait_http,
-    wait_ready_line,
 )
 from procfs import cpu_seconds
 from scratch_database import bench_database
@@ -147,12 +145,7 @@ async def report(port: int, pid: int, *, loops: int, turns: int) -> None:
 
 
 async def standalone(args: argparse.Namespace, children: Children, database_url: str) -> None:
-    up_port, gw_port = free_port(), free_port()
-    upstream = children.start(
-        "upstream", ["taskset", "-c", "1", PYTHON, str(BENCH / "upstream_server.py")]
-        + [str(up_port)],
-    )  # fmt: skip
-    wait_ready_line(children, "upstream", upstream)
+    up_port, gw_port = start_upstream(children), free_port()
     env = gateway_env(upstream_url(up_port), database_url)
     argv = [str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(gw_port)]
     gateway = children.start("gateway", ["taskset", "-c", "0", *argv], env=env)
