@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import atexit
-import json
 import os
 import signal
 import statistics
@@ -175,7 +174,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="first-delta-marks-") as tmp:
         out = Path(tmp) / "marks.json"
         asyncio.run(drive(args, out))
-        report(json.loads(out.read_bytes()))
+        report(orjson.loads(out.read_bytes()))
     return 0
 
 

@@ -6,25 +6,27 @@ a stored stream's first text delta that belongs to the machine, not to either ga
 The layout of ``side_by_side.py``'s PostgreSQL rounds: the upstream and the PostgreSQL server on
 core 1, this script (in the gateway's place) on core 0. Each request is preceded by one statement,
 then a busy wait of ``gap`` µs (a gateway's own work before it calls the upstream), then the
-streamed chat completion whose first bytes are timed. The statements: none, ``SELECT 1``, an
-``INSERT`` committed as the gateways commit (synchronously), and the same with
-``synchronous_commit = off``. Modes take turns, so the host's drift falls on all of them.
+streamed chat completion whose first ``data:`` line is timed (the scripted upstream writes its
+head and body at once). The statements: none, ``SELECT 1``, an ``INSERT`` committed as the
+gateways commit (synchronously), and the same with ``synchronous_commit = off``. Modes take
+turns, so the host's drift falls on all of them.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import CHAT_STREAM
-from processes import Children, start_upstream
+from httpclient import Connection
+from loadgen import CHAT_STREAM, check_chat_stream
+from processes import HOST, Children, start_upstream
 from scratch_database import postgres_database, postgres_server_on
 from side_by_side import PG_ADMIN
 
@@ -38,26 +40,12 @@ STATEMENTS: dict[str, str | None] = {
 }
 
 
-async def _upstream_timer(port: int) -> Callable[[], Awaitable[float]]:
-    """One kept-alive connection to the upstream; each call times a streamed answer's first
-    bytes (and reads the rest, so the next starts clean)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: upstream\r\n"
-        f"content-type: application/json\r\ncontent-length: {len(CHAT_STREAM)}\r\n\r\n"
-    )
-    request = head.encode() + CHAT_STREAM
-
-    async def first_bytes() -> float:
-        start = time.perf_counter()
-        writer.write(request)
-        data = await reader.read(65536)
-        took = time.perf_counter() - start
-        while not data.endswith(b"0\r\n\r\n"):
-            data += await reader.read(65536)
-        return took
-
-    return first_bytes
+async def _first_data(upstream: Connection) -> float:
+    """A streamed chat completion, read whole; the time to its first ``data:`` line."""
+    result = await upstream.request("POST", "/v1/chat/completions", CHAT_STREAM, stream=True)
+    check_chat_stream(result)
+    assert result.ttfe is not None
+    return result.ttfe
 
 
 async def measure(
@@ -67,7 +55,7 @@ async def measure(
 
     conn: Any = await asyncpg.connect(dsn)
     await conn.execute("CREATE TABLE probe (text text)")
-    first_bytes = await _upstream_timer(port)
+    upstream = Connection(HOST, port, marker=b"data:")
     times: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.rounds):
         for gap in args.gaps:
@@ -78,7 +66,8 @@ async def measure(
                     until = time.perf_counter() + gap / 1e6
                     while time.perf_counter() < until:
                         pass
-                    times.setdefault((name, gap), []).append(await first_bytes())
+                    times.setdefault((name, gap), []).append(await _first_data(upstream))
+    upstream.close()
     await conn.close()
     return times
 
@@ -90,9 +79,7 @@ def main() -> int:
     parser.add_argument("--gaps", type=lambda text: [int(x) for x in text.split(",")],
                         default=[50, 200, 1500])  # fmt: skip
     args = parser.parse_args()
-    import os
-
-    os.sched_setaffinity(0, {0})
+    os.sched_setaffinity(0, {0})  # in the gateway's place
     children = Children()
     try:
         port = start_upstream(children)
@@ -107,7 +94,7 @@ def main() -> int:
         cells = [f"{statistics.median(times[(name, gap)]) * 1e6:.0f} µs" for gap in args.gaps]
         print(f"| {name} | " + " | ".join(cells) + " |")
     print(
-        "\nThe upstream's first bytes, p50 (core 1 holds the upstream and the PostgreSQL server)."
+        "\nThe upstream's first data: line, p50 (core 1 holds the upstream and the PostgreSQL server)."
     )
     return 0
 
