@@ -1,6 +1,7 @@
 """Side by side: responses-gateway against vLLM's Rust gateway ``agentic-api`` on one machine.
 
     .venv/bin/python bench/side_by_side.py [--quick] [--rounds 3] [--database sqlite|postgres|both]
+        [--against CHECKOUT]
 
 Both gateways run in turn on core 0 (``taskset``), against one scripted upstream on core 1 that
 serves ``/v1/chat/completions`` (ours) and a stateless ``/v1/responses`` (agentic-api sends each
@@ -8,6 +9,10 @@ turn there, as to vLLM). The load generator shares core 1. Rounds alternate the 
 exact answers count (status and text checked), and each figure is the median of the rounds.
 agentic-api comes from PyPI (wheel ``agentic-api``, binary ``agentic-server``), installed once
 into ``~/.cache/responses-gateway/agentic-api-<version>/``.
+
+``--against CHECKOUT`` runs, in agentic-api's place, this gateway from another checkout's
+``src/`` (a ``git worktree`` of the commit to compare with): the same table, ours now ÷ ours then,
+for a change measured before it is kept.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import statistics
 import subprocess
@@ -116,11 +122,14 @@ class Target:
 
 
 def _ours(
-    children: Children, port: int, up_port: int, database_url: str
+    children: Children, port: int, up_port: int, database_url: str, src: str | None = None
 ) -> subprocess.Popen[bytes]:
+    """``src``: another checkout's ``src/``, imported instead of this one's."""
     env = gateway_env(upstream_url(up_port), database_url)
+    if src is not None:
+        env["PYTHONPATH"] = src  # before the editable install's path
     argv = ["taskset", "-c", "0", str(GATEWAY_BIN), "serve", "--host", HOST, "--port", str(port)]
-    return children.start("ours", argv, env=env)
+    return children.start("ours" if src is None else "base", argv, env=env)
 
 
 def _agentic(
@@ -142,15 +151,25 @@ TARGETS = {
 }
 
 
+def against(checkout: str) -> None:
+    """Make ``agentic-api`` mean this gateway from ``checkout`` (``--against``)."""
+    src = str(Path(checkout).resolve() / "src")
+    if not Path(src, "responses_gateway").is_dir():
+        raise SystemExit(f"{checkout} is not a checkout of this gateway (no src/responses_gateway)")
+    start = functools.partial(_ours, src=src)
+    TARGETS["agentic-api"] = Target("base", start, "/healthz", "/v1/chat/completions", CHAT)
+
+
 @contextmanager
 def database_for(kind: str, name: str) -> Iterator[str]:
     """A fresh database for one round of one gateway: neither sees the other's rows."""
+    ours = TARGETS[name].start is not _agentic
     if kind == "postgres":
         with postgres_database(PG_ADMIN) as url:
-            yield url if name == "ours" else url.replace("postgresql+asyncpg://", "postgresql://")
+            yield url if ours else url.replace("postgresql+asyncpg://", "postgresql://")
         return
     with tempfile.TemporaryDirectory(prefix="side-by-side-") as tmp:
-        yield f"sqlite:///{tmp}/ours.db" if name == "ours" else f"sqlite://{tmp}/agentic.db"
+        yield f"sqlite:///{tmp}/ours.db" if ours else f"sqlite://{tmp}/agentic.db"
 
 
 @dataclass
@@ -297,9 +316,9 @@ ROWS = [
 
 
 def report(results: dict[tuple[str, str], list[Figures]], kinds: list[str]) -> str:
-    headers = ["figure"]
+    headers, rival = ["figure"], TARGETS["agentic-api"].name
     for kind in kinds:
-        headers += [f"ours {kind}", f"agentic-api {kind}", "ours ÷ theirs"]
+        headers += [f"ours {kind}", f"{rival} {kind}", "ours ÷ theirs"]
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for label, field, fmt, higher_better in ROWS:
         cells = [label]
@@ -323,9 +342,13 @@ def main() -> int:
         action="store_true",
         help="leave the PostgreSQL server unpinned (by default it runs on core 1 with the load)",
     )
+    parser.add_argument("--against", metavar="CHECKOUT", help="ours from CHECKOUT in its place")
     args = parser.parse_args()
     drive_from_core_1()
-    ensure_agentic()
+    if args.against:
+        against(args.against)
+    else:
+        ensure_agentic()
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     results: dict[tuple[str, str], list[Figures]] = {}
     for kind in kinds:
@@ -337,7 +360,8 @@ def main() -> int:
                 rounds(results, kind, round_number, args)
     print()
     print(report(results, kinds))
-    print("\n✓: ours is ahead. Ratios are ours ÷ agentic-api (higher is better for rates).")
+    rival = TARGETS["agentic-api"].name
+    print(f"\n✓: ours is ahead. Ratios are ours ÷ {rival} (higher is better for rates).")
     return 0
 
 
@@ -353,7 +377,8 @@ def rounds(
         print(f"round {round_number + 1}/{args.rounds} on {kind} ...")
         urls = {"ours": ours, "agentic-api": theirs}
         for name, figures in asyncio.run(one_round(urls, order, args.quick)).items():
-            results.setdefault((name, kind), []).append(figures)
+            slot = "ours" if name == "ours" else "agentic-api"  # or ``--against``'s "base"
+            results.setdefault((slot, kind), []).append(figures)
 
 
 if __name__ == "__main__":
