@@ -8,6 +8,10 @@ connection (or of the request's first byte on a kept-alive connection) and stay 
 ``MAX_HEADER_BYTES``; the body must then arrive within ``GATEWAY_BODY_TIMEOUT``. One timer per
 connection, moved only when needed (an ``asyncio.timeout`` around the body read cost six
 microseconds a request). The body's size is bounded by ``api/limits.py``.
+
+A response's head goes out in the same ``writev`` as its first body bytes (``HeadWithBody``):
+uvicorn writes each ASGI message at once, so a JSON answer took two syscalls and a stream's head
+one of its own.
 """
 
 from __future__ import annotations
@@ -97,9 +101,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._deadline = 0.0
-        if not self.parser.should_upgrade():  # a WebSocket is not a body
-            self._expect(self.body_timeout, 1, _BODY_LATE)
+        if self.parser.should_upgrade():  # a WebSocket: not a body, nor an HTTP answer
+            super().on_headers_complete()
+            return
+        self._expect(self.body_timeout, 1, _BODY_LATE)
         super().on_headers_complete()
+        cycle: RequestResponseCycle | None = self.cycle
+        if cycle is not None and cycle.transport is self.transport:  # the new request's cycle
+            cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._deadline = 0.0
@@ -149,6 +158,51 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(answer)
             self.transport.close()
+
+
+class HeadWithBody:
+    """The transport one response is written through: its first write (the head) is held until
+    the next one, which takes it along in one ``writev``, or until the end of this pass of the
+    loop when nothing follows at once (a stream's head before its first events).
+
+    On this VM a write to a loopback reader that sleeps costs ~20 µs of the gateway's CPU (the
+    reader's wake-up is sent from inside the syscall), a second one right after it ~8 µs
+    (``writev`` of 150 + 300 bytes against two writes, 10,000 of each, uvloop).
+    """
+
+    __slots__ = ("_first", "_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._first = True
+        self._held = b""
+
+    def write(self, data: bytes) -> None:
+        if self._first:
+            self._first = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+            return
+        held = self._held
+        if held:
+            self._held = b""
+            self._transport.writelines((held, data))
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held:
+            self._held = b""
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
 
 
 def uvicorn_options(settings: Settings, *, in_process: bool = False) -> dict[str, Any]:

@@ -1,0 +1,91 @@
+"""``http_server.HeadWithBody`` on a real loopback socket: a response's head is held only until
+its first body bytes or the end of the loop's pass, and nothing held is lost at a close."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import cast
+
+import pytest
+
+from responses_gateway.http_server import HeadWithBody
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class Reader(asyncio.Protocol):
+    """The client's end: every byte it reads, and whether the connection ended."""
+
+    def __init__(self) -> None:
+        self.data = b""
+        self.ended = asyncio.Event()
+        self.more = asyncio.Event()
+
+    def data_received(self, data: bytes) -> None:
+        self.data += data
+        self.more.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.ended.set()
+
+    async def read_until(self, size: int) -> bytes:
+        async with asyncio.timeout(5):
+            while len(self.data) < size:
+                self.more.clear()
+                await self.more.wait()
+        return self.data
+
+
+@pytest.fixture
+async def wire() -> AsyncIterator[tuple[HeadWithBody, Reader]]:
+    loop = asyncio.get_running_loop()
+    reader = Reader()
+    server = await loop.create_server(lambda: reader, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    transport, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
+    yield HeadWithBody(cast(asyncio.Transport, transport), loop), reader
+    transport.close()
+    server.close()
+
+
+async def test_writes_arrive_whole_and_in_order(wire: tuple[HeadWithBody, Reader]) -> None:
+    out, reader = wire
+    out.write(b"HEAD;")
+    await asyncio.sleep(0.05)  # nothing followed within the pass: the head went alone
+    out.write(b"BODY;")
+    out.write(b"MORE;")
+    assert await reader.read_until(15) == b"HEAD;BODY;MORE;"
+
+
+async def test_a_head_with_no_body_after_it_goes_out_at_the_end_of_the_pass(
+    wire: tuple[HeadWithBody, Reader],
+) -> None:
+    out, reader = wire
+    out.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    await asyncio.sleep(0)
+    assert await reader.read_until(19) == b"HTTP/1.1 200 OK\r\n\r\n"
+
+
+async def test_the_head_and_body_of_one_pass_arrive_in_order(
+    wire: tuple[HeadWithBody, Reader],
+) -> None:
+    out, reader = wire
+    out.write(b"head\r\n\r\n")
+    out.write(b"x" * 100_000)
+    assert await reader.read_until(100_008) == b"head\r\n\r\n" + b"x" * 100_000
+
+
+async def test_a_close_writes_what_is_held(wire: tuple[HeadWithBody, Reader]) -> None:
+    out, reader = wire
+    out.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+    out.close()
+    assert out.is_closing()
+    async with asyncio.timeout(5):
+        await reader.ended.wait()
+    assert reader.data == b"HTTP/1.1 204 No Content\r\n\r\n"
