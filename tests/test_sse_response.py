@@ -3,13 +3,14 @@ stopped when the client leaves or a write fails."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import anyio
 import pytest
 from starlette.types import Message
 
-from responses_gateway.sse import DONE, EventSink, EventStreamResponse
+from responses_gateway.sse import DONE, EventSink, EventStreamResponse, SseEncoder
 
 pytestmark = pytest.mark.anyio
 
@@ -24,6 +25,7 @@ class Channel:
 
     def __init__(self, fail_on: int | None = None) -> None:
         self.sent: list[Message] = []
+        self.writers: list[asyncio.Task[Any] | None] = []  # the task of each send
         self.fail_on = fail_on
         self._gone = anyio.Event()
 
@@ -35,6 +37,7 @@ class Channel:
         if self.fail_on is not None and len(self.sent) == self.fail_on:
             raise RuntimeError("the write failed")
         self.sent.append(message)
+        self.writers.append(asyncio.current_task())
 
     def leave(self) -> None:
         self._gone.set()
@@ -112,3 +115,81 @@ async def test_a_crashed_producer_is_raised_without_done() -> None:
     with anyio.fail_after(5), pytest.raises(ValueError, match="a bug"):
         await _run(EventStreamResponse(produce), channel)
     assert DONE not in channel.body()
+
+
+async def test_a_flush_writes_the_events_from_the_producer_itself() -> None:
+    """The first events of a round go out from the producer's task, before it goes on."""
+    channel = Channel()
+    seen: list[bytes] = []
+    producer: list[asyncio.Task[Any] | None] = []
+
+    async def produce(emit: EventSink) -> None:
+        assert isinstance(emit, SseEncoder)
+        producer.append(asyncio.current_task())
+        await anyio.sleep(0.01)  # the head is out
+        emit({"type": "response.output_text.delta", "delta": "Hi"})
+        await emit.flush()
+        seen.append(channel.body())  # written, though the producer has not let the sender run
+        emit({"type": "response.completed"})
+
+    await _run(EventStreamResponse(produce), channel)
+    assert seen == [
+        b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+        b'"delta":"Hi","sequence_number":0}\n\n'
+    ]
+    assert channel.writers[1] is producer[0]  # the delta's message
+    assert channel.writers[0] is not producer[0]  # the head: the sender's
+    assert channel.body().endswith(b'"sequence_number":1}\n\n' + DONE)
+
+
+async def test_a_flush_before_the_head_leaves_the_events_to_the_sender() -> None:
+    channel = Channel()
+
+    async def produce(emit: EventSink) -> None:
+        assert isinstance(emit, SseEncoder)
+        emit({"type": "response.created"})
+        await emit.flush()  # the sender has not sent the head yet: one pass of the loop
+        emit({"type": "response.completed"})
+
+    await _run(EventStreamResponse(produce), channel)
+    assert channel.sent[0]["type"] == "http.response.start"
+    assert channel.body().count(b"event: ") == 2 and channel.body().endswith(DONE)
+
+
+async def test_a_failed_flush_stops_the_producer_and_is_raised() -> None:
+    stopped: list[Any] = []
+
+    async def produce(emit: EventSink) -> None:
+        assert isinstance(emit, SseEncoder)
+        await anyio.sleep(0.01)
+        emit({"type": "response.output_text.delta"})
+        try:
+            await emit.flush()
+            await anyio.sleep_forever()
+        except anyio.get_cancelled_exc_class():
+            stopped.append(True)
+            raise
+
+    channel = Channel(fail_on=1)  # the head goes out, the producer's write fails
+    with anyio.fail_after(5), pytest.raises(RuntimeError, match="the write failed"):
+        await _run(EventStreamResponse(produce), channel)
+    assert stopped == [True]
+    assert DONE not in channel.body()
+
+
+async def test_a_flush_after_64_kib_leaves_the_write_to_the_sender() -> None:
+    """Past the transport's high-water mark a send may wait for the reader: not the producer's."""
+    channel = Channel()
+    producer: list[asyncio.Task[Any] | None] = []
+
+    async def produce(emit: EventSink) -> None:
+        assert isinstance(emit, SseEncoder)
+        producer.append(asyncio.current_task())
+        emit({"type": "response.output_text.delta", "delta": "x" * 70_000})
+        await anyio.sleep(0.01)  # the sender writes it
+        emit({"type": "response.output_text.delta", "delta": "y"})
+        await emit.flush()
+
+    await _run(EventStreamResponse(produce), channel)
+    assert len(channel.sent) == 4  # head, the large delta, the small one, [DONE]
+    assert producer[0] not in channel.writers

@@ -3,7 +3,8 @@
 
 ``EventStreamResponse`` runs the producer in the request's own task, a sender beside it and a
 watcher for the client going away: on a disconnect the producer is cancelled (which stops the
-upstream call) and the response ends. The sender writes every event waiting as one body message.
+upstream call) and the response ends. The sender writes every event waiting as one body message;
+the producer writes a round's first events itself (``SseEncoder.flush``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable
 import anyio
 import orjson
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from responses_gateway.events import Event
 from responses_gateway.transport.outbox import Outbox
@@ -24,6 +25,9 @@ EventSink = Callable[[Event], None]
 Producer = Callable[[EventSink], Awaitable[None]]
 DONE = b"data: [DONE]\n\n"
 _LARGE = 16384  # an event's JSON from which it is put in three parts (see SseEncoder)
+# uvloop's (and asyncio's) write high-water mark: a transport that took no more than this of a
+# response has not paused its writer for it, so a send does not wait (``SseEncoder.flush``).
+_NEVER_PAUSED = 64 * 1024
 HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -37,13 +41,58 @@ def event_json(event: Event, sequence_number: int) -> bytes:
     return orjson.dumps(event)
 
 
+class _Wire:
+    """The response's way to the client, which the sender and the producer's ``flush`` share:
+    whoever writes marks it ``busy`` so the other never writes in between."""
+
+    __slots__ = ("busy", "failure", "outbox", "producing", "send", "started", "written")
+
+    def __init__(self, outbox: Outbox, send: Send, producing: anyio.CancelScope) -> None:
+        self.outbox = outbox
+        self.send = send
+        self.producing = producing
+        self.started = self.busy = False
+        self.written = 0  # body bytes sent
+        self.failure: BaseException | None = None
+
+    async def write(self, message: Message) -> None:
+        self.busy = True
+        try:
+            await self.send(message)
+        finally:
+            self.busy = False
+
+    async def write_waiting(self) -> None:
+        """Every event waiting, if any (the other writer may have taken them)."""
+        if body := self.outbox.take():
+            self.written += len(body)
+            await self.write({"type": "http.response.body", "body": body, "more_body": True})
+
+
 class SseEncoder:
     """The ``emit`` given to the orchestrator: encodes at once, so later mutations of live
     items cannot leak into an event already emitted."""
 
-    def __init__(self, outbox: Outbox, first: int = 0) -> None:
+    def __init__(self, outbox: Outbox, first: int = 0, wire: _Wire | None = None) -> None:
         self._put = outbox.put
         self._next = first
+        self._wire = wire
+
+    async def flush(self) -> None:
+        """Write the events emitted so far from the producer's own task, when the head is out,
+        the sender is not writing and the write cannot wait for the reader; else one pass of the
+        loop, in which the sender writes them. Measured (clock marks, p50 of 2,000 streams): the
+        sender's wake-up put ~15 µs between a round's first events and their write."""
+        wire = self._wire
+        if wire is None or not wire.started or wire.busy or wire.written > _NEVER_PAUSED:
+            await anyio.lowlevel.checkpoint()
+            return
+        try:
+            await wire.write_waiting()
+        except Exception as exc:  # as when the sender's write fails: production stops
+            wire.failure = exc
+            wire.producing.cancel()
+            await anyio.lowlevel.checkpoint()
 
     def __call__(self, event: Event) -> None:
         # One %-format, not four concatenations: measured 7,200 -> 6,200 instructions an event.
@@ -85,17 +134,18 @@ class EventStreamResponse(Response):
         # with the same outcomes: a disconnect or a failed send cancels the producer (its
         # shielded save still runs) and no [DONE] is sent; a crash is re-raised.
         with anyio.CancelScope() as producing:
-            sender = asyncio.get_running_loop().create_task(
-                _send_events(outbox, send, receive, producing)
-            )
+            wire = _Wire(outbox, send, producing)
+            sender = asyncio.get_running_loop().create_task(_send_events(wire, receive, producing))
             try:
-                await self._producer(SseEncoder(outbox, self._first))
+                await self._producer(SseEncoder(outbox, self._first, wire))
             except BaseException:
                 sender.cancel()
                 raise
             finally:
                 outbox.close()
         await _finish(sender, cut=producing.cancel_called)
+        if wire.failure is not None:
+            raise wire.failure
 
 
 async def _finish(sender: asyncio.Task[None], *, cut: bool) -> None:
@@ -111,9 +161,7 @@ async def _finish(sender: asyncio.Task[None], *, cut: bool) -> None:
         raise failure
 
 
-async def _send_events(
-    outbox: Outbox, send: Send, receive: Receive, producing: anyio.CancelScope
-) -> None:
+async def _send_events(wire: _Wire, receive: Receive, producing: anyio.CancelScope) -> None:
     """The head, then each time the sender runs, every event waiting as one message, ``[DONE]``
     with the last ones (measured: 5 messages a benchmark response instead of 30, each ~40,000
     instructions through the middleware plus a write). A send that fails stops the producer."""
@@ -126,14 +174,17 @@ async def _send_events(
     # 14.82 M against 14.88 M. The watcher is started from here, off the way to the upstream.
     await asyncio.sleep(0)
     watcher = asyncio.get_running_loop().create_task(_watch_disconnect(receive, producing))
+    outbox = wire.outbox
     try:
-        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await wire.write({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        wire.started = True
         while True:
             await outbox.wait()
             if outbox.closed:
                 break
-            await send({"type": "http.response.body", "body": outbox.take(), "more_body": True})
-        await send({"type": "http.response.body", "body": outbox.take(DONE), "more_body": False})
+            await wire.write_waiting()
+        last = {"type": "http.response.body", "body": outbox.take(DONE), "more_body": False}
+        await wire.write(last)
     except Exception:
         producing.cancel()
         raise

@@ -9,8 +9,10 @@ event: any event, and the end of the run, announces them first.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+import anyio
 
 from responses_gateway import events
 from responses_gateway.events import Event
@@ -20,11 +22,16 @@ class Announcing:
     """The sink the orchestrator emits to; ``response``: the snapshot they show (taken when the
     run starts, so a later status never leaks into them)."""
 
-    __slots__ = ("_emit", "_response")
+    __slots__ = ("_emit", "_response", "flush")
 
     def __init__(self, emit: Callable[[Event], None], response: dict[str, Any]) -> None:
         self._emit = emit
         self._response: dict[str, Any] | None = response
+        # Writes what was emitted now, where the sink can (``sse.SseEncoder.flush``); else one
+        # pass of the loop, in which the sink's own writer runs.
+        self.flush: Callable[[], Awaitable[None]] = getattr(
+            emit, "flush", anyio.lowlevel.checkpoint
+        )
 
     def __call__(self, event: Event) -> None:
         if self._response is not None:
