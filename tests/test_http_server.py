@@ -54,31 +54,27 @@ async def wire() -> AsyncIterator[tuple[HeadWithBody, Reader]]:
     server.close()
 
 
-async def test_writes_arrive_whole_and_in_order(wire: tuple[HeadWithBody, Reader]) -> None:
-    out, reader = wire
-    out.write(b"HEAD;")
-    await asyncio.sleep(0.05)  # nothing followed within the pass: the head went alone
-    out.write(b"BODY;")
-    out.write(b"MORE;")
-    assert await reader.read_until(15) == b"HEAD;BODY;MORE;"
-
-
-async def test_a_head_with_no_body_after_it_goes_out_at_the_end_of_the_pass(
-    wire: tuple[HeadWithBody, Reader],
+@pytest.mark.parametrize(
+    ("writes", "pause_after_head"),
+    [
+        ([b"HTTP/1.1 200 OK\r\n\r\n"], False),  # no body after it: out at the pass's end
+        ([b"head\r\n\r\n", b"x" * 100_000], False),  # one pass: together, in order
+        ([b"HEAD;", b"BODY;", b"MORE;"], True),  # nothing within the pass: the head went alone
+    ],
+)
+async def test_what_is_written_arrives_whole_and_in_order(
+    wire: tuple[HeadWithBody, Reader], writes: list[bytes], pause_after_head: bool
 ) -> None:
     out, reader = wire
-    out.write(b"HTTP/1.1 200 OK\r\n\r\n")
+    head, *body = writes
+    out.write(head)
+    if pause_after_head:
+        await asyncio.sleep(0.05)
+    for data in body:
+        out.write(data)
     await asyncio.sleep(0)
-    assert await reader.read_until(19) == b"HTTP/1.1 200 OK\r\n\r\n"
-
-
-async def test_the_head_and_body_of_one_pass_arrive_in_order(
-    wire: tuple[HeadWithBody, Reader],
-) -> None:
-    out, reader = wire
-    out.write(b"head\r\n\r\n")
-    out.write(b"x" * 100_000)
-    assert await reader.read_until(100_008) == b"head\r\n\r\n" + b"x" * 100_000
+    expected = b"".join(writes)
+    assert await reader.read_until(len(expected)) == expected
 
 
 async def test_a_close_writes_what_is_held(wire: tuple[HeadWithBody, Reader]) -> None:
