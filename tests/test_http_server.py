@@ -7,9 +7,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import cast
 
+import httpx
 import pytest
 
 from responses_gateway.http_server import HeadWithBody
+from tests.conftest import Gateway
 
 pytestmark = pytest.mark.anyio
 
@@ -85,3 +87,12 @@ async def test_a_close_writes_what_is_held(wire: tuple[HeadWithBody, Reader]) ->
     async with asyncio.timeout(5):
         await reader.ended.wait()
     assert reader.data == b"HTTP/1.1 204 No Content\r\n\r\n"
+
+
+def test_answers_name_no_server(gateway: Gateway) -> None:
+    """Through the gateway's own uvicorn: no ``server`` header; a JSON answer arrives whole."""
+    answer = httpx.get(gateway.url + "/healthz", headers={"x-forwarded-for": "203.0.113.9"})
+    assert answer.status_code == 200
+    assert "server" not in answer.headers
+    assert "date" in answer.headers
+    assert int(answer.headers["content-length"]) == len(answer.content) > 0

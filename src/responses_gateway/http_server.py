@@ -216,4 +216,12 @@ def uvicorn_options(settings: Settings, *, in_process: bool = False) -> dict[str
             "body_timeout": settings.body_timeout,
         }
         protocol = type("GatewayHttpProtocol", (protocol,), timeouts)
-    return {"http": protocol, "timeout_keep_alive": settings.keep_alive_timeout}
+    # No ``X-Forwarded-*`` rewriting of the client and scheme (uvicorn's ProxyHeadersMiddleware,
+    # one more layer per request): nothing in the gateway reads either. No ``server: uvicorn``
+    # header (two header checks per response, and it names the server to any caller).
+    return {
+        "http": protocol,
+        "timeout_keep_alive": settings.keep_alive_timeout,
+        "proxy_headers": False,
+        "server_header": False,
+    }
