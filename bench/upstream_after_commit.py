@@ -8,8 +8,9 @@ core 1, this script (in the gateway's place) on core 0. Each request is preceded
 then a busy wait of ``gap`` µs (a gateway's own work before it calls the upstream), then the
 streamed chat completion whose first ``data:`` line is timed (the scripted upstream writes its
 head and body at once). The statements: none, ``SELECT 1``, an ``INSERT`` committed as the
-gateways commit (synchronously), and the same with ``synchronous_commit = off``. Modes take
-turns, so the host's drift falls on all of them.
+gateways commit (synchronously), the same with ``synchronous_commit = off``, and the committed
+``INSERT`` followed by a ``SELECT 1`` (agentic-api's pool sends one more message after its
+commit). Modes take turns, so the host's drift falls on all of them.
 """
 
 from __future__ import annotations
@@ -30,13 +31,15 @@ from processes import HOST, Children, start_upstream
 from scratch_database import postgres_database, postgres_server_on
 from side_by_side import PG_ADMIN
 
-STATEMENTS: dict[str, str | None] = {
-    "nothing": None,
-    "SELECT 1": "SELECT 1",
-    "INSERT, committed": "INSERT INTO probe VALUES ('hello')",
+STATEMENTS: dict[str, tuple[str, ...]] = {
+    "nothing": (),
+    "SELECT 1": ("SELECT 1",),
+    "INSERT, committed": ("INSERT INTO probe VALUES ('hello')",),
     "INSERT, synchronous_commit off": (
-        "SET synchronous_commit = off; INSERT INTO probe VALUES ('hello'); RESET synchronous_commit"
+        "SET synchronous_commit = off; INSERT INTO probe VALUES ('hello'); RESET synchronous_commit",
     ),
+    # agentic-api's pattern: its pool sends one more message (a Sync) after the commit.
+    "INSERT, committed, then SELECT 1": ("INSERT INTO probe VALUES ('hello')", "SELECT 1"),
 }
 
 
@@ -59,9 +62,9 @@ async def measure(
     times: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.rounds):
         for gap in args.gaps:
-            for name, sql in STATEMENTS.items():
+            for name, statements in STATEMENTS.items():
                 for _ in range(args.requests):
-                    if sql is not None:
+                    for sql in statements:
                         await conn.execute(sql)
                     until = time.perf_counter() + gap / 1e6
                     while time.perf_counter() < until:
