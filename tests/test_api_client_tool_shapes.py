@@ -5,32 +5,48 @@ chat history replayed from them, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import openai
 import pytest
-from openai.types.responses import ResponseCustomToolCall, ResponseFunctionToolCall
+from openai.types.responses import (
+    CustomTool,
+    CustomToolParam,
+    FunctionToolParam,
+    NamespaceToolParam,
+    ResponseCustomToolCall,
+    ResponseCustomToolCallOutput,
+    ResponseFunctionToolCall,
+    ToolChoiceAllowedParam,
+    ToolChoiceCustomParam,
+    ToolChoiceFunctionParam,
+)
+from openai.types.responses.namespace_tool_param import ToolFunction
+from openai.types.shared.custom_tool_input_format import Grammar
 
 from tests.conftest import Gateway
 from tests.support.sdk_streams import MODEL, check_stream_invariants, run_stream, squash
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 
-MULTIPLY = {
+MULTIPLY: ToolFunction = {
     "type": "function",
     "name": "multiply",
     "description": "Multiply two numbers.",
     "parameters": {"type": "object", "properties": {"a": {"type": "number"}}},
 }
-DOCS = {
+DOCS: NamespaceToolParam = {
     "type": "namespace",
     "name": "mcp__docs",
     "description": "The docs server.",
     "tools": [MULTIPLY],
 }
-PLAIN_CLASH = {**MULTIPLY, "name": "mcp__docs__multiply"}  # a plain tool with the flat name
+# The same function offered on its own. The SDK's FunctionToolParam requires ``strict``; clients
+# may leave it out, and these do, so the dicts are cast rather than given a ``strict``.
+MULTIPLY_TOOL = cast(FunctionToolParam, MULTIPLY)
+PLAIN_CLASH = cast(FunctionToolParam, {**MULTIPLY, "name": "mcp__docs__multiply"})  # flat name
 GRAMMAR = 'start: begin_patch hunk+ end_patch\nbegin_patch: "*** Begin Patch" LF'
-APPLY_PATCH = {
+APPLY_PATCH: CustomToolParam = {
     "type": "custom",
     "name": "apply_patch",
     "description": "Edit files.",
@@ -116,9 +132,18 @@ def test_namespaced_call_sent_back_as_input(
 def test_namespace_names_are_safe_and_unique(
     client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
-    other = {"type": "namespace", "name": "my.tools", "tools": [MULTIPLY, APPLY_PATCH]}
-    long = {"type": "namespace", "name": "n" * 70, "tools": [MULTIPLY]}
-    client.responses.create(model=MODEL, input="x", tools=[MULTIPLY, DOCS, other, long])
+    # Namespaces without a description: the SDK's type requires one, the API does not.
+    other: NamespaceToolParam = {  # type: ignore[typeddict-item]
+        "type": "namespace",
+        "name": "my.tools",
+        "tools": [MULTIPLY, APPLY_PATCH],
+    }
+    long: NamespaceToolParam = {  # type: ignore[typeddict-item]
+        "type": "namespace",
+        "name": "n" * 70,
+        "tools": [MULTIPLY],
+    }
+    client.responses.create(model=MODEL, input="x", tools=[MULTIPLY_TOOL, DOCS, other, long])
     names = offered(upstream.last)
     assert names[:4] == [
         "multiply",
@@ -144,8 +169,8 @@ def test_namespace_call_streamed(client: openai.OpenAI, upstream: ScriptedUpstre
 
 
 def test_custom_tool_offered_and_called(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
-    plain = {"type": "custom", "name": "note", "format": {"type": "text"}}
-    bare = {"type": "custom", "name": "echo"}
+    plain: CustomToolParam = {"type": "custom", "name": "note", "format": {"type": "text"}}
+    bare: CustomToolParam = {"type": "custom", "name": "echo"}
     arguments = json.dumps({"input": PATCH})
     upstream.push(Reply(tool_calls=[ToolCall("apply_patch", arguments, id="p1")]))
     response = client.responses.create(
@@ -167,7 +192,9 @@ def test_custom_tool_offered_and_called(client: openai.OpenAI, upstream: Scripte
         PATCH,
         None,
     )
-    assert response.tools[0].type == "custom" and response.tools[0].format.definition == GRAMMAR
+    tool = response.tools[0]
+    assert isinstance(tool, CustomTool) and isinstance(tool.format, Grammar)
+    assert tool.format.definition == GRAMMAR
 
 
 def test_custom_tool_call_streamed(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
@@ -213,15 +240,21 @@ def test_custom_tool_output_continues(client: openai.OpenAI, upstream: ScriptedU
         "tool_call_id": "p2",
         "content": "Success.",
     }
-    items = client.responses.input_items.list(second.id).data
-    assert [(i.type, i.call_id) for i in items] == [("custom_tool_call_output", "p2")]
+    (item,) = client.responses.input_items.list(second.id).data
+    assert isinstance(item, ResponseCustomToolCallOutput) and item.call_id == "p2"
 
 
 def test_custom_tool_history_as_input(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
+    # A namespace without a description: the SDK's type requires one, the API does not.
+    edit: NamespaceToolParam = {  # type: ignore[typeddict-item]
+        "type": "namespace",
+        "name": "edit",
+        "tools": [APPLY_PATCH],
+    }
     client.responses.create(
         model=MODEL,
         store=False,
-        tools=[{"type": "namespace", "name": "edit", "tools": [APPLY_PATCH]}],
+        tools=[edit],
         input=[
             {"role": "user", "content": "add hello.txt"},
             {
@@ -261,9 +294,12 @@ def test_custom_tool_output_needs_its_call(gateway: Gateway, upstream: ScriptedU
     ],
 )
 def test_tool_choice_names_custom_and_namespaced_tools(
-    client: openai.OpenAI, upstream: ScriptedUpstream, choice: dict[str, Any], forced: Any
+    client: openai.OpenAI,
+    upstream: ScriptedUpstream,
+    choice: ToolChoiceCustomParam | ToolChoiceFunctionParam,
+    forced: str,
 ) -> None:
-    client.responses.create(model=MODEL, input="x", tools=[APPLY_PATCH, DOCS], tool_choice=choice)  # type: ignore[arg-type]
+    client.responses.create(model=MODEL, input="x", tools=[APPLY_PATCH, DOCS], tool_choice=choice)
     # Forced as every backend honours it: "required", with only that tool offered.
     assert upstream.last["tool_choice"] == "required"
     assert [tool["function"]["name"] for tool in upstream.last["tools"]] == [forced]
@@ -272,7 +308,7 @@ def test_tool_choice_names_custom_and_namespaced_tools(
 def test_allowed_tools_with_custom_and_namespace(
     client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
-    choice = {
+    choice: ToolChoiceAllowedParam = {
         "type": "allowed_tools",
         "mode": "required",
         "tools": [
@@ -280,12 +316,12 @@ def test_allowed_tools_with_custom_and_namespace(
             {"type": "namespace", "name": "mcp__docs"},
         ],
     }
-    note = {"type": "custom", "name": "note"}
+    note: CustomToolParam = {"type": "custom", "name": "note"}
     client.responses.create(
         model=MODEL,
         input="x",
         tools=[APPLY_PATCH, note, DOCS],
-        tool_choice=choice,  # type: ignore[arg-type]
+        tool_choice=choice,
     )
     assert upstream.last["tool_choice"] == "required"
     assert offered(upstream.last) == ["apply_patch", "mcp__docs__multiply"]

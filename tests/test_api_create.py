@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import openai
 import pytest
+from openai.types.responses import FunctionToolParam, ResponseOutputMessage
+from openai.types.responses.response_create_params import ToolChoice
 
 from tests.conftest import Gateway
 from tests.support.checks import create_checked
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-}
+# No ``strict``, which the SDK's type requires and clients leave out.
+WEATHER = cast(
+    FunctionToolParam,
+    {
+        "type": "function",
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+)
 WEATHER_IN_CHAT = {
     "type": "function",
     "function": {
@@ -175,14 +181,14 @@ def test_full_history_without_chaining(client: openai.OpenAI, upstream: Scripted
             {"role": "developer", "content": "Rules."},
             {"role": "user", "content": [{"type": "input_text", "text": "look"}]},
             {"type": "reasoning", "id": "rs_1", "summary": [], "encrypted_content": "opaque"},
-            {
+            {  # type: ignore[misc, list-item]  # without the id and status the SDK requires
                 "type": "message",
                 "role": "assistant",
                 "content": [{"type": "output_text", "text": "calling", "annotations": []}],
             },
             {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"},
             {"type": "function_call_output", "call_id": "c1", "output": "done"},
-            {
+            {  # type: ignore[misc, list-item]  # an image without the ``detail`` the SDK requires
                 "role": "user",
                 "content": [
                     {"type": "input_text", "text": "and this"},
@@ -219,12 +225,13 @@ def test_item_reference_resolves_stored_items(
     client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
     upstream.push(Reply(content="stored answer"))
-    first = client.responses.create(model="m", input="q")
+    stored = client.responses.create(model="m", input="q").output[0]
+    assert isinstance(stored, ResponseOutputMessage)
     upstream.push(Reply(content="ok"))
     client.responses.create(
         model="m",
         input=[
-            {"type": "item_reference", "id": first.output[0].id},
+            {"type": "item_reference", "id": stored.id},
             {"role": "user", "content": "more"},
         ],
     )
@@ -346,12 +353,12 @@ def test_parameters_reach_the_upstream(client: openai.OpenAI, upstream: Scripted
 def test_tool_choice_forms(
     client: openai.OpenAI,
     upstream: ScriptedUpstream,
-    choice: object,
+    choice: ToolChoice,
     expected_choice: object,
     expected_tools: list[str],
 ) -> None:
-    time_tool = {**WEATHER, "name": "get_time", "description": "Time"}
-    client.responses.create(model="m", input="t", tools=[WEATHER, time_tool], tool_choice=choice)  # type: ignore[arg-type]
+    time_tool: FunctionToolParam = {**WEATHER, "name": "get_time", "description": "Time"}
+    client.responses.create(model="m", input="t", tools=[WEATHER, time_tool], tool_choice=choice)
     assert upstream.last["tool_choice"] == expected_choice
     assert [t["function"]["name"] for t in upstream.last["tools"]] == expected_tools
 

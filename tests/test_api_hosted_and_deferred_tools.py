@@ -5,11 +5,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import openai
 import pytest
+from openai.types.responses import (
+    CustomToolParam,
+    FunctionToolParam,
+    NamespaceToolParam,
+    ResponseFunctionToolCall,
+    ToolParam,
+)
+from openai.types.responses.response_input_param import AdditionalTools
 
 from responses_gateway.service import tool_shapes
 from tests.conftest import Gateway, MakeGateway
@@ -17,20 +25,30 @@ from tests.support.sdk_streams import MODEL
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 from tests.test_api_client_tool_shapes import APPLY_PATCH, DOCS, MULTIPLY
 
-SHELL = {"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {}}}
+# The SDK's FunctionToolParam requires ``strict``; clients may leave it out, and these do.
+SHELL = cast(
+    FunctionToolParam,
+    {"type": "function", "name": "shell", "parameters": {"type": "object", "properties": {}}},
+)
 
 
 def test_additional_tools_count_as_tools(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
-    extra = {"type": "additional_tools", "role": "developer", "tools": [DOCS, APPLY_PATCH]}
+    extra: AdditionalTools = {
+        "type": "additional_tools",
+        "role": "developer",
+        "tools": [DOCS, APPLY_PATCH],
+    }
     upstream.push(Reply(tool_calls=[ToolCall("mcp__docs__multiply", "{}", id="a1")]))
     response = client.responses.create(
         model=MODEL,
         tools=[SHELL],
-        input=[extra, {"role": "user", "content": "6 times 7?"}],  # type: ignore[list-item]
+        input=[extra, {"role": "user", "content": "6 times 7?"}],
     )
     assert offered(upstream.last) == ["shell", "mcp__docs__multiply", "apply_patch"]
     assert upstream.last["messages"] == [{"role": "user", "content": "6 times 7?"}]
-    assert (response.output[0].name, response.output[0].namespace) == ("multiply", "mcp__docs")
+    call = response.output[0]
+    assert isinstance(call, ResponseFunctionToolCall)
+    assert (call.name, call.namespace) == ("multiply", "mcp__docs")
     assert [tool.type for tool in response.tools] == ["function"]  # the echo is `tools` only
     items = client.responses.input_items.list(response.id, order="asc").data
     assert [item.type for item in items] == ["additional_tools", "message"]
@@ -48,13 +66,16 @@ def test_additional_tools_item_is_validated(gateway: Gateway, upstream: Scripted
 def test_deferred_tools_are_offered_and_tool_search_is_not(
     client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
-    tools = [
-        {"type": "tool_search"},
-        {**MULTIPLY, "defer_loading": True},
-        {**DOCS, "name": "later", "defer_loading": True},
-        {**APPLY_PATCH, "defer_loading": True},
-    ]
-    response = client.responses.create(model=MODEL, input="x", tools=tools)  # type: ignore[arg-type]
+    multiply = cast(FunctionToolParam, {**MULTIPLY, "defer_loading": True})  # no "strict"
+    # The SDK's namespace type has no defer_loading; the API's namespaces take one.
+    docs: NamespaceToolParam = {  # type: ignore[typeddict-unknown-key]
+        **DOCS,
+        "name": "later",
+        "defer_loading": True,
+    }
+    apply_patch: CustomToolParam = {**APPLY_PATCH, "defer_loading": True}
+    tools: list[ToolParam] = [{"type": "tool_search"}, multiply, docs, apply_patch]
+    response = client.responses.create(model=MODEL, input="x", tools=tools)
     assert offered(upstream.last) == ["multiply", "later__multiply", "apply_patch"]
     assert [tool.type for tool in response.tools] == [
         "tool_search",
@@ -64,7 +85,7 @@ def test_deferred_tools_are_offered_and_tool_search_is_not(
     ]
 
 
-HOSTED = [
+HOSTED: list[ToolParam] = [
     {"type": "web_search", "search_context_size": "low"},
     {"type": "image_generation"},
     {"type": "file_search", "vector_store_ids": ["vs_1"]},
@@ -80,7 +101,7 @@ def test_hosted_tools_are_omitted_by_default(
     tool_shapes._omitted_logged.discard("image_generation")  # logged once per process
     with caplog.at_level(logging.WARNING, logger="responses_gateway"):
         for _ in range(2):
-            response = client.responses.create(model=MODEL, input="x", tools=[*HOSTED, SHELL])  # type: ignore[list-item]
+            response = client.responses.create(model=MODEL, input="x", tools=[*HOSTED, SHELL])
             assert offered(upstream.last) == ["shell"]
     echoed = response.model_dump(exclude_none=True)["tools"]
     assert echoed[0] == HOSTED[0] and echoed[2] == HOSTED[2]
@@ -99,7 +120,7 @@ def test_hosted_tools_are_omitted_by_default(
     ],
 )
 def test_forcing_an_omitted_hosted_tool_is_a_400(
-    gateway: Gateway, upstream: ScriptedUpstream, choice: Any, tools: list[dict[str, Any]]
+    gateway: Gateway, upstream: ScriptedUpstream, choice: Any, tools: list[ToolParam]
 ) -> None:
     body = {"model": MODEL, "input": "x", "tools": tools, "tool_choice": choice}
     answer = httpx.post(gateway.base_url + "/responses", json=body)
@@ -114,13 +135,17 @@ def test_hosted_tools_rejected_on_request(
     client = make_gateway(hosted_tools="reject").client()
     for index, tool in enumerate(HOSTED):
         with pytest.raises(openai.BadRequestError) as caught:
-            client.responses.create(model=MODEL, input="x", tools=[SHELL, tool])  # type: ignore[list-item]
+            client.responses.create(model=MODEL, input="x", tools=[SHELL, tool])
         error = caught.value.body
         assert isinstance(error, dict), index
         assert (error["code"], error["param"]) == ("unsupported_tool_type", "tools[1].type")
-    inside = {"type": "additional_tools", "role": "developer", "tools": [HOSTED[1]]}
+    inside: AdditionalTools = {
+        "type": "additional_tools",
+        "role": "developer",
+        "tools": [HOSTED[1]],
+    }
     with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model=MODEL, input=[inside])  # type: ignore[list-item]
+        client.responses.create(model=MODEL, input=[inside])
     assert isinstance(caught.value.body, dict)
     assert caught.value.body["param"] == "input[0].tools[0].type"
     assert upstream.requests == []

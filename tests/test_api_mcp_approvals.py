@@ -6,10 +6,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import openai
 import pytest
+from openai.types.responses import Response, ResponseInputParam, ToolParam
+from openai.types.responses.response_input_param import (
+    McpApprovalResponse as McpApprovalResponseParam,
+)
+from openai.types.responses.response_output_item import McpApprovalRequest, McpCall
 
 from responses_gateway.chat.messages import DENIED_TOOL_RESULT
 from tests.conftest import MakeGateway
@@ -29,9 +35,9 @@ from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 def approval_answer(
     request_id: str, *, approve: bool, reason: str | None = None
-) -> list[dict[str, Any]]:
+) -> ResponseInputParam:
     """The input that answers one ``mcp_approval_request``."""
-    answer: dict[str, Any] = {
+    answer: McpApprovalResponseParam = {
         "type": "mcp_approval_response",
         "approval_request_id": request_id,
         "approve": approve,
@@ -41,13 +47,15 @@ def approval_answer(
     return [answer]
 
 
-def approve(client: openai.OpenAI, previous_id: str, tools: list[Any], request_id: str) -> Any:
+def approve(
+    client: openai.OpenAI, previous_id: str, tools: Iterable[ToolParam], request_id: str
+) -> Response:
     """Approve ``request_id`` in a response that follows ``previous_id``."""
     return client.responses.create(
         model=MODEL,
         previous_response_id=previous_id,
         tools=tools,
-        input=approval_answer(request_id, approve=True),  # type: ignore[arg-type]
+        input=approval_answer(request_id, approve=True),
     )
 
 
@@ -77,6 +85,7 @@ def test_approval_then_approve(
     assert second.status == "completed"
     assert types_of(second) == ["mcp_call", "message"]
     call = second.output[0]
+    assert isinstance(call, McpCall)
     assert call.approval_request_id == request.id
     assert call.output == "5" and call.name == "add"
     assert second.output_text == "It is 5."
@@ -139,8 +148,10 @@ def test_approval_filter_object(
     )
     assert response.status == "completed"
     assert types_of(response) == ["mcp_list_tools", "mcp_call", "mcp_approval_request"]
-    assert response.output[1].name == "add" and response.output[1].output == "5"
-    assert response.output[2].name == "lookup"
+    call, request = response.output[1], response.output[2]
+    assert isinstance(call, McpCall) and isinstance(request, McpApprovalRequest)
+    assert call.name == "add" and call.output == "5"
+    assert request.name == "lookup"
     assert len(upstream.requests) == 1
     assert mcp.streamable.rpc_count("tools/call") == 1
 
@@ -179,7 +190,9 @@ def test_max_tool_calls(
     )
     assert response.status == "incomplete"
     assert response.incomplete_details is not None
-    assert response.incomplete_details.reason == "max_tool_calls"
+    # The SDK's Literal lacks the gateway's "max_tool_calls" reason: compare it as a str.
+    reason: str | None = response.incomplete_details.reason
+    assert reason == "max_tool_calls"
     assert types_of(response) == ["mcp_list_tools", "mcp_call", "mcp_call"]
     assert mcp.streamable.rpc_count("tools/call") == 2
     assert len(upstream.requests) == 3  # the third round's call is not executed
@@ -204,7 +217,9 @@ def test_max_tool_rounds(
     )
     assert response.status == "incomplete"
     assert response.incomplete_details is not None
-    assert response.incomplete_details.reason == "max_tool_calls"
+    # The SDK's Literal lacks the gateway's "max_tool_calls" reason: compare it as a str.
+    reason: str | None = response.incomplete_details.reason
+    assert reason == "max_tool_calls"
     assert len(upstream.requests) == 2
     assert types_of(response).count("mcp_call") == 2
 

@@ -13,10 +13,12 @@ checked against the SDK's own types instead.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import openai
 import pytest
+from openai.types.responses import FunctionToolParam, Response, ResponseInputItemParam, ToolParam
+from openai.types.responses.response_output_item import McpCall, McpListTools
 from openresponses_types import types as ort
 
 from tests.conftest import MakeGateway
@@ -48,8 +50,17 @@ ORDER_C_CALL = [
 ]
 MESSAGE = TEXT_ITEM_EVENTS
 
+Item = TypeVar("Item", McpCall, McpListTools)
 
-def open_responses_subset(response: Any) -> dict[str, Any]:
+
+def output_item(response: Response, index: int, kind: type[Item]) -> Item:
+    """``response.output[index]``, checked to be a ``kind``."""
+    item = response.output[index]
+    assert isinstance(item, kind), item
+    return item
+
+
+def open_responses_subset(response: Response) -> dict[str, Any]:
     """The response without its MCP items and tools, for ``openresponses_types``."""
     data = response.model_dump(mode="json", warnings=False)
     data["output"] = [
@@ -72,6 +83,7 @@ def test_list_and_call_streamable(
     assert response.status == "completed"
     assert types_of(response) == ["mcp_list_tools", "mcp_call", "message"]
     listing, call, _ = response.output
+    assert isinstance(listing, McpListTools) and isinstance(call, McpCall)
     assert listing.server_label == "calc" and listing.error is None
     names = {tool.name for tool in listing.tools}
     assert {"add", "fail", "echo_auth", "slow", "lookup"} <= names
@@ -106,12 +118,14 @@ def test_sse_tool_without_label(
     response = client.responses.create(
         model=MODEL,
         input="add 2 and 3",
+        # The gateway's own "sse" tool type, which the SDK's ToolParam does not know.
         tools=[{"type": "sse", "server_url": mcp.sse_url}],  # type: ignore[list-item]
     )
     assert response.status == "completed"
     assert types_of(response) == ["mcp_list_tools", "mcp_call", "message"]
-    assert response.output[0].server_label == "127.0.0.1"
-    assert response.output[1].server_label == "127.0.0.1" and response.output[1].output == "5"
+    assert output_item(response, 0, McpListTools).server_label == "127.0.0.1"
+    call = output_item(response, 1, McpCall)
+    assert call.server_label == "127.0.0.1" and call.output == "5"
     assert mcp.sse.rpc_count("tools/call") == 1
     assert "POST" not in [r.method for r in mcp.sse.requests if r.path == "/sse"]  # no probe
     echoed = response.tools[0].model_dump()
@@ -129,7 +143,7 @@ def test_mcp_tool_falls_back_to_sse(
         model=MODEL, input="add", tools=[mcp_tool(mcp.sse_url, label=None)]
     )
     assert response.status == "completed"
-    assert response.output[1].output == "5"
+    assert output_item(response, 1, McpCall).output == "5"
     assert "POST" in mcp.sse.http_methods() and "GET" in mcp.sse.http_methods()
 
 
@@ -196,15 +210,15 @@ def test_listing_reused_via_input(
     upstream.push(Reply(content="ok"))
     first = client.responses.create(model=MODEL, input="hi", tools=tools)
     assert types_of(first) == ["mcp_list_tools", "message"]
-    listing = first.output[0].model_dump(exclude_none=True)
+    listing = output_item(first, 0, McpListTools).model_dump(exclude_none=True)
     upstream.push(Reply(tool_calls=[ADD]), Reply(content="5."))
     second = client.responses.create(
         model=MODEL,
-        input=[listing, {"role": "user", "content": "add 2 and 3"}],  # type: ignore[list-item]
+        input=[cast(ResponseInputItemParam, listing), {"role": "user", "content": "add 2 and 3"}],
         tools=tools,
     )
     assert types_of(second) == ["mcp_call", "message"]
-    assert second.output[0].output == "5"
+    assert output_item(second, 0, McpCall).output == "5"
     assert mcp.streamable.rpc_count("tools/list") == 1
     assert "add" in offered(upstream.requests[-2])
 
@@ -232,7 +246,7 @@ def test_allowed_tools(
     response = client.responses.create(
         model=MODEL, input="hi", tools=[mcp_tool(mcp.streamable_url, allowed_tools=allowed)]
     )
-    assert {tool.name for tool in response.output[0].tools} == expected
+    assert {tool.name for tool in output_item(response, 0, McpListTools).tools} == expected
     assert set(offered(upstream.requests[-1])) == expected
 
 
@@ -287,14 +301,14 @@ def test_colliding_tool_names_are_mapped_back(
 def test_mcp_and_function_tools_mixed(
     client: openai.OpenAI, upstream: ScriptedUpstream, mcp: McpTestServers
 ) -> None:
-    weather = {
+    weather: FunctionToolParam = {
         "type": "function",
         "name": "get_weather",
         "description": "Weather for a city.",
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
         "strict": None,
     }
-    tools = [weather, mcp_tool(mcp.streamable_url, allowed_tools=["add"])]
+    tools: list[ToolParam] = [weather, mcp_tool(mcp.streamable_url, allowed_tools=["add"])]
     upstream.push(Reply(tool_calls=[ADD, ToolCall("get_weather", '{"city": "Oslo"}')]))
     events, first = run_stream(client, input="add and weather", tools=tools)
     check_stream_invariants(events, first)
@@ -335,7 +349,7 @@ def test_output_is_capped(
     response = client.responses.create(
         model=MODEL, input="big", tools=[mcp_tool(mcp.streamable_url)]
     )
-    output = response.output[1].output
+    output = output_item(response, 1, McpCall).output
     assert output is not None and "output truncated" in output
     assert len(output.encode()) < 2048 + 200
     assert upstream.requests[-1]["messages"][-1]["content"] == output
@@ -369,12 +383,17 @@ def test_tool_choice_mcp(
 def test_tool_choice_mcp_server_narrows_the_first_round_only(
     client: openai.OpenAI, upstream: ScriptedUpstream, mcp: McpTestServers
 ) -> None:
-    function = {"type": "function", "name": "local_fn", "parameters": {"type": "object"}}
+    # Sent without "strict", which the gateway accepts and the SDK's TypedDict marks required.
+    function: FunctionToolParam = {  # type: ignore[typeddict-item]
+        "type": "function",
+        "name": "local_fn",
+        "parameters": {"type": "object"},
+    }
     upstream.push(Reply(tool_calls=[ADD]), Reply(content="5"))
     client.responses.create(
         model=MODEL,
         input="add",
-        tools=[mcp_tool(mcp.streamable_url), function],  # type: ignore[list-item]
+        tools=[mcp_tool(mcp.streamable_url), function],
         tool_choice={"type": "mcp", "server_label": "calc"},
     )
     first, second = upstream.requests[0], upstream.requests[1]
@@ -399,4 +418,4 @@ def test_new_server_on_a_later_turn_is_listed(
     ]
     assert mcp.streamable.rpc_count("tools/list") == 1
     assert mcp.other.rpc_count("tools/list") == 1
-    assert len(offered(upstream.requests[-1])) == len(first.output[0].tools) + 1
+    assert len(offered(upstream.requests[-1])) == len(output_item(first, 0, McpListTools).tools) + 1

@@ -13,6 +13,8 @@ from typing import Any
 import openai
 import orjson
 import pytest
+from openai.types.responses.mcp_tool_call_error import McpProtocolError, McpToolExecutionError
+from openai.types.responses.response_output_item import McpCall
 
 from tests.conftest import Gateway, MakeGateway
 from tests.support.database import read_database
@@ -48,10 +50,10 @@ def test_failing_tool(
     assert "response.mcp_call.failed" in kinds and "response.mcp_call.completed" not in kinds
     assert final.status == "completed" and final.output_text == "It failed."
     call = final.output[1]
+    assert isinstance(call, McpCall)
     assert call.status == "failed" and call.output is None
-    error = call.error.model_dump() if hasattr(call.error, "model_dump") else call.error
-    assert error["type"] == "mcp_tool_execution_error"
-    assert "kaput" in json.dumps(error["content"])
+    assert isinstance(call.error, McpToolExecutionError)  # type "mcp_tool_execution_error"
+    assert "kaput" in json.dumps(call.error.content)
     tool_messages = [m for m in upstream.requests[-1]["messages"] if m["role"] == "tool"]
     assert len(tool_messages) == 1
     assert tool_messages[0]["content"] == "Error: Error executing tool fail: kaput"
@@ -69,9 +71,9 @@ def test_call_timeout_is_a_protocol_error(
     )
     assert response.status == "completed" and response.output_text == "Too slow."
     call = response.output[1]
-    error = call.error.model_dump() if hasattr(call.error, "model_dump") else call.error
-    assert error["type"] == "mcp_protocol_error"
-    assert error["code"] == -32001
+    assert isinstance(call, McpCall)
+    assert isinstance(call.error, McpProtocolError)  # type "mcp_protocol_error"
+    assert call.error.code == -32001
     assert call.status == "failed"
     assert any(
         m["role"] == "tool" and m["content"].startswith("Error")
@@ -164,7 +166,8 @@ def test_allowed_hosts(
         model=MODEL, input="hi", tools=[mcp_tool(f"http://localhost:{port}/mcp")]
     )
     assert response.status == "completed"
-    assert response.output[1].output == "5"
+    call = response.output[1]
+    assert isinstance(call, McpCall) and call.output == "5"
 
 
 # --------------------------------------------------------------------------- secrets

@@ -4,12 +4,17 @@ the gateway and replayed to the model, foreign blobs dropped."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pytest
 from openai.types.responses import (
+    EasyInputMessageParam,
+    FunctionToolParam,
+    ResponseFunctionToolCallParam,
+    ResponseInputParam,
     ResponseReasoningItem,
+    ResponseReasoningItemParam,
     ResponseReasoningSummaryPartAddedEvent,
     ResponseReasoningSummaryPartDoneEvent,
     ResponseReasoningSummaryTextDeltaEvent,
@@ -123,13 +128,17 @@ def test_encrypted_reasoning_round_trip(client: openai.OpenAI, upstream: Scripte
     """Codex's path: store=false, the client keeps the items and sends them back; the model sees
     its own reasoning again on the assistant message it preceded."""
     upstream.push(Reply(reasoning=THOUGHT, tool_calls=[ToolCall("look", "{}", id="call_1")]))
+    # No ``strict``, which the SDK's type requires and clients leave out.
+    look = cast(
+        FunctionToolParam, {"type": "function", "name": "look", "parameters": {"type": "object"}}
+    )
     first = client.responses.create(
         model="m",
         input="hi",
         store=False,
         reasoning={"summary": "auto"},
         include=["reasoning.encrypted_content"],
-        tools=[{"type": "function", "name": "look", "parameters": {"type": "object"}}],
+        tools=[look],
     )
     reasoning, call = first.output
     assert reasoning.type == "reasoning" and call.type == "function_call"
@@ -143,7 +152,7 @@ def test_encrypted_reasoning_round_trip(client: openai.OpenAI, upstream: Scripte
         input=[
             {"role": "user", "content": "hi"},
             {"type": "reasoning", "id": reasoning.id, "summary": [], "encrypted_content": blob},
-            call.model_dump(exclude_none=True),
+            cast(ResponseFunctionToolCallParam, call.model_dump(exclude_none=True)),
             {"type": "function_call_output", "call_id": "call_1", "output": "seen"},
         ],
     )
@@ -192,13 +201,16 @@ def test_which_reasoning_the_model_sees(
     follows: int,
     seen: str | None,
 ) -> None:
-    answer = [{"role": "assistant", "content": "Hello."}] * follows
+    answer: list[EasyInputMessageParam] = [{"role": "assistant", "content": "Hello."}] * follows
     client.responses.create(
         model="m",
         store=False,
         input=[
             {"role": "user", "content": "hi"},
-            {"type": "reasoning", "id": "rs_other", **reasoning_item},
+            cast(
+                ResponseReasoningItemParam,
+                {"type": "reasoning", "id": "rs_other", **reasoning_item},
+            ),
             *answer,
             {"role": "user", "content": "again"},
         ],
@@ -242,12 +254,15 @@ def other_gateway(database_url: str, upstream: ScriptedUpstream) -> Iterator[Gat
         yield Gateway(url, settings)
 
 
-def _sealed_turn(client: openai.OpenAI, upstream: ScriptedUpstream) -> list[dict[str, Any]]:
+def _sealed_turn(client: openai.OpenAI, upstream: ScriptedUpstream) -> ResponseInputParam:
     upstream.push(Reply(content="Hello!", reasoning=THOUGHT))
     first = client.responses.create(
         model="m", input="hi", store=False, include=["reasoning.encrypted_content"]
     )
-    returned = [item.model_dump(exclude_none=True) for item in first.output]
+    # The output items sent back as the plain dicts a client keeps.
+    returned = cast(
+        ResponseInputParam, [item.model_dump(exclude_none=True) for item in first.output]
+    )
     return [{"role": "user", "content": "hi"}, *returned, {"role": "user", "content": "again"}]
 
 

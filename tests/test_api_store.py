@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import openai
 import pytest
+from openai.types.responses import (
+    ResponseInputMessageItem,
+    ResponseInputParam,
+    ResponseInputText,
+    ResponseItem,
+    ResponseOutputMessage,
+)
 
 from responses_gateway.app import create_app
 from responses_gateway.store.database import Database
@@ -17,6 +24,13 @@ from tests.conftest import Gateway, gateway_settings, pg_admin, scratch_postgres
 from tests.support.database import read_database, with_database
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
+
+
+def _first_text(item: ResponseItem) -> str:
+    assert isinstance(item, ResponseInputMessageItem), item
+    part = item.content[0]
+    assert isinstance(part, ResponseInputText), part
+    return part.text
 
 
 def test_retrieve_and_delete(client: openai.OpenAI, gateway: Gateway) -> None:
@@ -63,20 +77,22 @@ def test_cancel_is_refused_for_finished_responses(client: openai.OpenAI) -> None
 
 
 def test_input_items_pagination(client: openai.OpenAI, gateway: Gateway) -> None:
-    items = [{"role": "user", "content": f"message {n}"} for n in range(5)]
-    created = client.responses.create(model="m", input=items)  # type: ignore[arg-type]
+    items: ResponseInputParam = [{"role": "user", "content": f"message {n}"} for n in range(5)]
+    created = client.responses.create(model="m", input=items)
     page = client.responses.input_items.list(created.id)
-    texts = [item.content[0].text for item in page.data]  # type: ignore[union-attr]
+    texts = [_first_text(item) for item in page.data]
     assert texts == [f"message {n}" for n in reversed(range(5))]  # newest first by default
     assert page.has_more is False
     first_two = client.responses.input_items.list(created.id, limit=2, order="asc")
-    assert [i.content[0].text for i in first_two.data] == ["message 0", "message 1"]  # type: ignore[union-attr]
+    assert [_first_text(i) for i in first_two.data] == ["message 0", "message 1"]
     assert first_two.has_more is True
     everything = list(client.responses.input_items.list(created.id, limit=2, order="asc"))
-    assert [i.content[0].text for i in everything] == [f"message {n}" for n in range(5)]  # type: ignore[union-attr]
+    assert [_first_text(i) for i in everything] == [f"message {n}" for n in range(5)]
+    last_id = first_two.to_dict()["last_id"]  # the SDK's page type has no last_id field
+    assert last_id == first_two.data[-1].id
     raw = httpx.get(
         f"{gateway.base_url}/responses/{created.id}/input_items",
-        params={"limit": 2, "after": first_two.last_id, "order": "asc"},
+        params={"limit": 2, "after": last_id, "order": "asc"},
     ).json()
     assert raw["object"] == "list" and raw["first_id"] == raw["data"][0]["id"]
     assert [d["content"][0]["text"] for d in raw["data"]] == ["message 2", "message 3"]
@@ -135,11 +151,12 @@ def test_database_outage_is_a_503_and_the_gateway_recovers(
             kept = client.responses.create(model="m", input="before")
             name = url.rsplit("/", 1)[1]
             asyncio.run(pg_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
-            for call in (
+            calls: tuple[Callable[[], object], ...] = (
                 lambda: client.responses.retrieve(kept.id),
                 lambda: client.responses.create(model="m", input="during"),
                 lambda: client.responses.create(model="m", input="x", previous_response_id=kept.id),
-            ):
+            )
+            for call in calls:
                 with pytest.raises(openai.InternalServerError) as caught:
                     call()
                 assert caught.value.status_code == 503
@@ -170,6 +187,8 @@ def test_api_keys_and_ownership(authed: Gateway, upstream: ScriptedUpstream) -> 
         authed.client("wrong").models.list()
     alice, bob = authed.client("key-a"), authed.client("key-b")
     mine = alice.responses.create(model="m", input="alice's")
+    message = mine.output[0]
+    assert isinstance(message, ResponseOutputMessage)
     assert alice.responses.retrieve(mine.id).id == mine.id
     with pytest.raises(openai.NotFoundError):
         bob.responses.retrieve(mine.id)
@@ -181,7 +200,7 @@ def test_api_keys_and_ownership(authed: Gateway, upstream: ScriptedUpstream) -> 
         bob.responses.create(model="m", input="x", previous_response_id=mine.id)
     assert caught.value.code == "previous_response_not_found"
     with pytest.raises(openai.BadRequestError):
-        bob.responses.create(model="m", input=[{"type": "item_reference", "id": mine.output[0].id}])
+        bob.responses.create(model="m", input=[{"type": "item_reference", "id": message.id}])
     alice.responses.retrieve(mine.id)  # still there after bob's attempts
     assert "key-a" not in str(upstream.headers) and "key-b" not in str(upstream.headers)
 

@@ -5,11 +5,20 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import openai
 import pytest
+from openai.types.responses import (
+    FunctionToolParam,
+    ResponseFunctionCallOutputItemListParam,
+    ResponseFunctionCallOutputItemParam,
+    ResponseFunctionToolCallParam,
+    ResponseInputParam,
+)
+from openai.types.responses.response_input_param import FunctionCallOutput
+from openai.types.responses.tool_param import Mcp
 
 from responses_gateway.app import create_app
 from tests.conftest import Gateway, gateway_settings
@@ -21,11 +30,13 @@ PNG = "data:image/png;base64,iVBORw0KGgo="
 JPEG = "data:image/jpeg;base64,/9j/4AAQ"
 
 
-def _call(call_id: str) -> dict[str, Any]:
+def _call(call_id: str) -> ResponseFunctionToolCallParam:
     return {"type": "function_call", "call_id": call_id, "name": "view_image", "arguments": "{}"}
 
 
-def _output(call_id: str, output: Any) -> dict[str, Any]:
+def _output(
+    call_id: str, output: str | ResponseFunctionCallOutputItemListParam
+) -> FunctionCallOutput:
     return {"type": "function_call_output", "call_id": call_id, "output": output}
 
 
@@ -66,7 +77,13 @@ def test_images_are_kept_in_a_stored_chain(
     first = client.responses.create(
         model="m",
         input="look",
-        tools=[{"type": "function", "name": "view_image", "parameters": {"type": "object"}}],
+        # The SDK's FunctionToolParam requires ``strict``; clients may leave it out, as here.
+        tools=[
+            cast(
+                FunctionToolParam,
+                {"type": "function", "name": "view_image", "parameters": {"type": "object"}},
+            )
+        ],
     )
     second = client.responses.create(
         model="m",
@@ -117,7 +134,7 @@ def test_a_file_goes_as_file_data(client: openai.OpenAI, upstream: ScriptedUpstr
 def test_parts_no_backend_can_take_are_refused_by_name(
     gateway: Gateway,
     upstream: ScriptedUpstream,
-    part: dict[str, Any],
+    part: ResponseFunctionCallOutputItemParam,
     field: str,
     stream: bool,
 ) -> None:
@@ -198,7 +215,10 @@ def test_a_plain_chain_keeps_its_messages_and_shapes_a_late_developer_one(
     upstream.push(Reply("One."), Reply("Two."), Reply("Three."))
     first = client.responses.create(model="m", input="a")
     second = client.responses.create(model="m", input="b", previous_response_id=first.id)
-    late = [{"role": "developer", "content": "Be terse."}, {"role": "user", "content": "c"}]
+    late: ResponseInputParam = [
+        {"role": "developer", "content": "Be terse."},
+        {"role": "user", "content": "c"},
+    ]
     client.responses.create(
         model="m", instructions="Rules.", input=late, previous_response_id=second.id
     )
@@ -240,7 +260,7 @@ def test_mcp_images_reach_the_model(
     client: openai.OpenAI, upstream: ScriptedUpstream, mcp: McpTestServers
 ) -> None:
     upstream.push(Reply(tool_calls=[ToolCall("picture", "{}")]), Reply(content="A red dot."))
-    server = {"type": "mcp", "server_label": "pics", "server_url": mcp.streamable_url}
+    server: Mcp = {"type": "mcp", "server_label": "pics", "server_url": mcp.streamable_url}
     response = client.responses.create(model="m", input="draw", tools=[server])
     call = next(item for item in response.output if item.type == "mcp_call")
     assert call.output == '{"type": "image", "mime_type": "image/png"}'  # a string, as OpenAI's

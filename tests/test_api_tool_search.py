@@ -4,10 +4,18 @@ tools of the client's ``tool_search_output`` offered from then on; on SQLite and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 import openai
-from openai.types.responses import ResponseToolSearchCall
+from openai.types.responses import (
+    FunctionToolParam,
+    ResponseFunctionToolCall,
+    ResponseInputParam,
+    ResponseToolSearchCall,
+    ToolSearchOutputNamespaceToolParam,
+    ToolSearchToolParam,
+)
+from openai.types.responses.tool_search_output_namespace_tool_param import ToolFunction
 
 from tests.support.sdk_streams import MODEL, check_stream_invariants, run_stream
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
@@ -19,19 +27,32 @@ SEARCH_PARAMETERS = {
     "required": ["query"],
     "additionalProperties": False,
 }
-TOOL_SEARCH = {
+TOOL_SEARCH: ToolSearchToolParam = {
     "type": "tool_search",
     "execution": "client",
     "description": "Searches over deferred tool metadata.",
     "parameters": SEARCH_PARAMETERS,
 }
-EXEC = {"type": "function", "name": "exec_command", "parameters": {"type": "object"}}
-ADD = {"type": "function", "name": "add", "description": "Add two numbers.\nMore text."}
-FOUND = {"type": "namespace", "name": "mcp__calc", "description": "calc", "tools": [ADD]}
+# The SDK's FunctionToolParam requires ``strict``; clients may leave it out, and these do.
+EXEC = cast(
+    FunctionToolParam,
+    {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+)
+ADD: ToolFunction = {
+    "type": "function",
+    "name": "add",
+    "description": "Add two numbers.\nMore text.",
+}
+FOUND: ToolSearchOutputNamespaceToolParam = {
+    "type": "namespace",
+    "name": "mcp__calc",
+    "description": "calc",
+    "tools": [ADD],
+}
 SEARCH_CALL = ToolCall("tool_search", '{"query": "add", "limit": 8}', id="ts1")
 
 
-def searched(call_id: str = "ts1") -> list[dict[str, Any]]:
+def searched(call_id: str = "ts1") -> ResponseInputParam:
     """The call and the client's answer, as Codex sends them back."""
     return [
         {
@@ -55,7 +76,7 @@ def test_client_tool_search_is_offered_and_called(
     client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
     upstream.push(Reply(tool_calls=[SEARCH_CALL]))
-    response = client.responses.create(model=MODEL, input="add 2 and 3", tools=[EXEC, TOOL_SEARCH])  # type: ignore[list-item]
+    response = client.responses.create(model=MODEL, input="add 2 and 3", tools=[EXEC, TOOL_SEARCH])
     assert offered(upstream.last) == ["exec_command", "tool_search"]
     offered_search = upstream.last["tools"][1]["function"]
     assert offered_search["parameters"] == SEARCH_PARAMETERS
@@ -92,8 +113,8 @@ def test_found_tools_are_offered_and_their_calls_mapped(
     response = client.responses.create(
         model=MODEL,
         store=False,
-        tools=[EXEC, TOOL_SEARCH],  # type: ignore[list-item]
-        input=[{"role": "user", "content": "add 2 and 3"}, *searched()],  # type: ignore[list-item]
+        tools=[EXEC, TOOL_SEARCH],
+        input=[{"role": "user", "content": "add 2 and 3"}, *searched()],
     )
     assert offered(upstream.last) == ["exec_command", "tool_search", "mcp__calc__add"]
     assert assistant_calls(upstream.last) == [
@@ -105,6 +126,7 @@ def test_found_tools_are_offered_and_their_calls_mapped(
         "content": "These tools are now available to call:\n- mcp__calc__add: Add two numbers.",
     }
     call = response.output[0]
+    assert isinstance(call, ResponseFunctionToolCall)
     assert (call.type, call.name, call.namespace) == ("function_call", "add", "mcp__calc")
 
 
@@ -113,15 +135,15 @@ def test_found_tools_stay_offered_along_a_chain(
 ) -> None:
     first = client.responses.create(
         model=MODEL,
-        tools=[TOOL_SEARCH],  # type: ignore[list-item]
-        input=[{"role": "user", "content": "add 2 and 3"}, *searched()],  # type: ignore[list-item]
+        tools=[TOOL_SEARCH],
+        input=[{"role": "user", "content": "add 2 and 3"}, *searched()],
     )
     assert offered(upstream.last) == ["tool_search", "mcp__calc__add"]
     client.responses.create(
         model=MODEL,
         input="again",
         previous_response_id=first.id,
-        tools=[TOOL_SEARCH],  # type: ignore[list-item]
+        tools=[TOOL_SEARCH],
     )
     assert offered(upstream.last) == ["tool_search", "mcp__calc__add"]
     assert upstream.last["messages"][2]["content"].startswith("These tools are now available")
@@ -130,19 +152,22 @@ def test_found_tools_stay_offered_along_a_chain(
 def test_a_plain_function_named_tool_search_keeps_its_name(
     client: openai.OpenAI, upstream: ScriptedUpstream
 ) -> None:
-    plain = {"type": "function", "name": "tool_search", "parameters": {"type": "object"}}
+    plain = cast(  # no "strict" either
+        FunctionToolParam,
+        {"type": "function", "name": "tool_search", "parameters": {"type": "object"}},
+    )
     upstream.push(Reply(tool_calls=[ToolCall("tool_search_2", '{"query": "x"}', id="ts9")]))
-    response = client.responses.create(model=MODEL, input="x", tools=[TOOL_SEARCH, plain])  # type: ignore[list-item]
+    response = client.responses.create(model=MODEL, input="x", tools=[TOOL_SEARCH, plain])
     assert offered(upstream.last) == ["tool_search_2", "tool_search"]
     assert response.output[0].type == "tool_search_call"
     upstream.push(Reply(content="ok"))
     client.responses.create(
         model=MODEL,
         store=False,
-        tools=[TOOL_SEARCH, plain],  # type: ignore[list-item]
+        tools=[TOOL_SEARCH, plain],
         input=[
             *searched("ts9"),
             {"type": "function_call", "call_id": "f1", "name": "tool_search", "arguments": "{}"},
-        ],  # type: ignore[list-item]
+        ],
     )
     assert [c["name"] for c in assistant_calls(upstream.last)] == ["tool_search_2", "tool_search"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import openai
 import pytest
-from openai.types.responses import ResponseFunctionWebSearch
+from openai.types.responses import ResponseFunctionWebSearch, WebSearchToolParam
 
 from responses_gateway.app import create_app
 from tests.conftest import Gateway, gateway_settings
@@ -99,7 +99,10 @@ def test_web_search_sources_on_include(search: openai.OpenAI, upstream: Scripted
 def test_web_search_allowed_domains(search: openai.OpenAI, upstream: ScriptedUpstream) -> None:
     """``filters.allowed_domains`` narrows the results (subdomains included), as OpenAI's does."""
     upstream.push(Reply(tool_calls=[SEARCH]), Reply(content="ok"))
-    tool = {"type": "web_search", "filters": {"allowed_domains": ["Example.org"]}}
+    tool: WebSearchToolParam = {
+        "type": "web_search",
+        "filters": {"allowed_domains": ["Example.org"]},
+    }
     response = search.responses.create(
         model=MODEL, input="x", tools=[tool], include=["web_search_call.action.sources"]
     )
@@ -112,8 +115,8 @@ def test_web_search_allowed_domains(search: openai.OpenAI, upstream: ScriptedUps
     [result] = tool_messages(upstream.last)
     assert "other.net" not in result
     with pytest.raises(openai.BadRequestError) as caught:
-        bad = {"type": "web_search", "filters": {"allowed_domains": "example.org"}}
-        search.responses.create(model=MODEL, input="x", tools=[bad])
+        bad = {"type": "web_search", "filters": {"allowed_domains": "example.org"}}  # not a list
+        search.responses.create(model=MODEL, input="x", tools=[bad])  # type: ignore[list-item]
     assert isinstance(caught.value.body, dict)
     assert caught.value.body["param"] == "tools[0].filters.allowed_domains"
 
@@ -180,7 +183,9 @@ def test_unreachable_search_backend_is_told_to_the_model(
             .client()
             .responses.create(model=MODEL, input="x", tools=[{"type": "web_search"}])
         )
-    assert response.output[0].status == "failed" and response.output_text == "Search is down."
+    call = response.output[0]
+    assert isinstance(call, ResponseFunctionWebSearch) and call.status == "failed"
+    assert response.output_text == "Search is down."
     [result] = tool_messages(upstream.last)
     assert "could not be reached" in result and "secret" not in result and "127.0.0.1" not in result
 
@@ -194,7 +199,9 @@ def test_web_search_counts_against_max_tool_calls(
         model=MODEL, input="x", tools=[{"type": "web_search"}], max_tool_calls=1
     )
     assert response.status == "incomplete"
-    assert response.incomplete_details and response.incomplete_details.reason == "max_tool_calls"
+    assert response.incomplete_details
+    reason: str | None = response.incomplete_details.reason  # the SDK's Literal lacks this one
+    assert reason == "max_tool_calls"
     assert len(search_server.queries) == 1
 
 

@@ -3,10 +3,19 @@ retrieved while running, resumed as a stream, cancelled, chained, with MCP tools
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import httpx
 import openai
 import orjson
 import pytest
+from openai.types.responses import (
+    ResponseCompletedEvent,
+    ResponseCreatedEvent,
+    ResponseInputMessageItem,
+    ResponseInputText,
+)
+from openai.types.responses.tool_param import Mcp
 
 from tests.conftest import Gateway
 from tests.support.background import TERMINAL, eventually, resumed_events, settled
@@ -14,7 +23,15 @@ from tests.support.checks import check_response
 from tests.support.mcp_servers import McpTestServers
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
-SLOW = {"chunk_size": 4, "chunk_delay": 0.02}  # ~200 chunks: a run that lasts a few seconds
+
+class Pace(TypedDict):
+    """Typed so that ``**SLOW`` is checked against ``Reply``'s fields."""
+
+    chunk_size: int
+    chunk_delay: float
+
+
+SLOW: Pace = {"chunk_size": 4, "chunk_delay": 0.02}  # ~200 chunks: a run that lasts a few seconds
 
 
 def test_background_needs_store(gateway: Gateway) -> None:
@@ -43,8 +60,10 @@ def test_create_answers_queued_and_the_run_completes(
     assert final.output_text == "Done in the background."
     assert final.usage is not None and final.usage.total_tokens == 18
     check_response(httpx.get(f"{gateway.base_url}/responses/{final.id}").json())
-    inputs = client.responses.input_items.list(final.id)
-    assert [item.content[0].text for item in inputs.data] == ["go"]  # type: ignore[union-attr]
+    (item,) = client.responses.input_items.list(final.id).data
+    assert isinstance(item, ResponseInputMessageItem)
+    part = item.content[0]
+    assert isinstance(part, ResponseInputText) and part.text == "go"
 
 
 def test_streamed_create_starts_with_created_and_queued(
@@ -56,8 +75,10 @@ def test_streamed_create_starts_with_created_and_queued(
     assert types[:3] == ["response.created", "response.queued", "response.in_progress"]
     assert types[-1] == "response.completed"
     assert [event.sequence_number for event in events] == list(range(len(events)))
-    assert events[0].response.status == "queued"  # type: ignore[union-attr]
-    assert events[-1].response.output_text == "Streaming from a background run."  # type: ignore[union-attr]
+    created, completed = events[0], events[-1]
+    assert isinstance(created, ResponseCreatedEvent) and created.response.status == "queued"
+    assert isinstance(completed, ResponseCompletedEvent)
+    assert completed.response.output_text == "Streaming from a background run."
 
 
 def test_the_sdk_stream_helper_reads_a_background_run(
@@ -194,11 +215,11 @@ def test_background_runs_use_mcp_tools(
         Reply(tool_calls=[ToolCall("add", '{"a": 2, "b": 3}')]),
         Reply(content="2 + 3 = 5"),
     )
-    tool = {"type": "mcp", "server_label": "calc", "server_url": mcp.streamable_url}
-    queued = client.responses.create(model="m", input="add", tools=[tool], background=True)  # type: ignore[list-item]
+    tool: Mcp = {"type": "mcp", "server_label": "calc", "server_url": mcp.streamable_url}
+    queued = client.responses.create(model="m", input="add", tools=[tool], background=True)
     final = settled(client, queued.id)
     assert [item.type for item in final.output] == ["mcp_list_tools", "mcp_call", "message"]
-    assert final.output[1].output == "5"  # type: ignore[union-attr]
+    assert final.output[1].output == "5"
     assert final.status in TERMINAL and final.output_text == "2 + 3 = 5"
 
 
@@ -206,4 +227,5 @@ def test_background_with_a_conversation_is_refused(client: openai.OpenAI) -> Non
     conversation = client.conversations.create()
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="m", input="x", background=True, conversation=conversation.id)
-    assert caught.value.body["param"] == "conversation"  # type: ignore[index]
+    assert isinstance(caught.value.body, dict)
+    assert caught.value.body["param"] == "conversation"

@@ -6,6 +6,13 @@ from __future__ import annotations
 import httpx
 import openai
 import pytest
+from openai.types.responses import (
+    ResponseCompactionItem,
+    ResponseInputParam,
+    ResponseOutputItem,
+    ResponseOutputMessage,
+    ResponseOutputText,
+)
 
 from responses_gateway.app import create_app
 from responses_gateway.chat.messages import COMPACTION_PREFIX
@@ -18,7 +25,7 @@ from tests.support.database import with_database
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
 
-CONVERSATION = [
+CONVERSATION: ResponseInputParam = [
     {"role": "user", "content": "We launch on Tuesday."},
     {"role": "assistant", "content": "Noted: Tuesday."},
     {"role": "user", "content": "Tell support first."},
@@ -27,6 +34,29 @@ CONVERSATION = [
 
 def _sent(upstream: ScriptedUpstream) -> list[tuple[str, object]]:
     return [(m["role"], m["content"]) for m in upstream.last["messages"]]
+
+
+def _message(item: ResponseOutputItem) -> ResponseOutputMessage:
+    # The SDK has one model for an output message, whose role it types as "assistant"; the
+    # compacted output's messages are the user's.
+    assert isinstance(item, ResponseOutputMessage), item
+    return item
+
+
+def _text(message: ResponseOutputMessage) -> str:
+    part = message.content[0]
+    assert isinstance(part, ResponseOutputText), part  # how the SDK reads a user's text part too
+    return part.text
+
+
+def _compaction(item: ResponseOutputItem) -> ResponseCompactionItem:
+    assert isinstance(item, ResponseCompactionItem), item
+    return item
+
+
+def _error_param(error: openai.APIStatusError) -> object:
+    assert isinstance(error.body, dict), error.body
+    return error.body["param"]
 
 
 def test_compact_summarizes_with_one_call(
@@ -46,10 +76,10 @@ def test_compact_summarizes_with_one_call(
     ]
     assert compacted.object == "response.compaction"
     assert [item.type for item in compacted.output] == ["message", "message", "compaction"]
-    assert [item.role for item in compacted.output[:2]] == ["user", "user"]  # type: ignore[union-attr]
-    compaction = compacted.output[-1]
-    assert compaction.id.startswith("cmp_")  # type: ignore[union-attr]
-    blob = compaction.encrypted_content  # type: ignore[union-attr]
+    assert [_message(item).role for item in compacted.output[:2]] == ["user", "user"]
+    compaction = _compaction(compacted.output[-1])
+    assert compaction.id.startswith("cmp_")
+    blob = compaction.encrypted_content
     assert "Tuesday" not in blob
     payload = Sealer.from_texts([TEST_SEALING_KEY]).open("compaction", blob)
     assert payload is not None and payload["summary"] == "Launch Tuesday; tell support first."
@@ -58,6 +88,8 @@ def test_compact_summarizes_with_one_call(
     # Passed back: the model sees the summary and what follows, nothing before it.
     client.responses.create(
         model="m",
+        # The output items go back as the SDK returned them, its models: the SDK's input type
+        # lists only its TypedDicts, though it sends its models just as well.
         input=[*compacted.output, {"role": "user", "content": "When do we launch?"}],  # type: ignore[list-item]
     )
     assert _sent(upstream) == [
@@ -78,10 +110,11 @@ def test_compact_a_stored_chain(client: openai.OpenAI, upstream: ScriptedUpstrea
         ("assistant", "two"),
         ("user", "third"),
     ]
-    texts = [item.content[0].text for item in compacted.output[:-1]]  # type: ignore[union-attr]
+    texts = [_text(_message(item)) for item in compacted.output[:-1]]
     assert texts == ["first", "second", "third"]
     # A chain continues from a compaction it was given: later turns start at the summary.
-    after = client.responses.create(model="m", input=[compacted.output[-1]])  # type: ignore[list-item]
+    # The compaction goes back as the SDK's model of it, which its input type does not list.
+    after = client.responses.create(model="m", input=[_compaction(compacted.output[-1])])  # type: ignore[list-item]
     client.responses.create(model="m", input="next", previous_response_id=after.id)
     assert _sent(upstream)[0] == ("user", COMPACTION_PREFIX + "The summary.")
     assert [role for role, _ in _sent(upstream)] == ["user", "assistant", "user"]
@@ -118,7 +151,7 @@ def test_compaction_trigger_compacts_as_the_response(
     with client.responses.stream(
         model="m",
         previous_response_id=second.id,
-        input=[{"type": "compaction_trigger"}],  # type: ignore[list-item]
+        input=[{"type": "compaction_trigger"}],
     ) as stream:
         kinds = [event.type for event in stream]
         compacted = stream.get_final_response()
@@ -147,9 +180,9 @@ def test_compaction_trigger_compacts_as_the_response(
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(
             model="m",
-            input=[{"type": "compaction_trigger"}, {"role": "user", "content": "x"}],  # type: ignore[list-item]
+            input=[{"type": "compaction_trigger"}, {"role": "user", "content": "x"}],
         )
-    assert caught.value.body["param"] == "input[0]"  # type: ignore[index]
+    assert _error_param(caught.value) == "input[0]"
 
 
 def test_the_history_query_stops_at_the_compaction(
@@ -170,7 +203,7 @@ def _compacted_chain(client: openai.OpenAI, upstream: ScriptedUpstream, database
     compacted = client.responses.create(
         model="m",
         previous_response_id=previous,
-        input=[{"type": "compaction_trigger"}],  # type: ignore[list-item]
+        input=[{"type": "compaction_trigger"}],
     )
     after = client.responses.create(model="m", input="d", previous_response_id=compacted.id)
     assert _sent(upstream) == [("user", COMPACTION_PREFIX + "Summary of a, b, c."), ("user", "d")]

@@ -3,11 +3,13 @@ ownership and the error envelope, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import httpx
 import openai
 import pytest
+from openai.types.conversations import ConversationItem, Message
+from openai.types.responses import ResponseInputText, ResponseOutputText
 
 from responses_gateway.app import create_app
 from tests.conftest import Gateway, gateway_settings
@@ -15,8 +17,23 @@ from tests.support.serving import serve_in_thread
 from tests.support.upstream import ScriptedUpstream
 
 
-def _texts(items: list[object]) -> list[str]:
-    return [part.text for item in items for part in item.content]  # type: ignore[attr-defined]
+def _message(item: ConversationItem) -> Message:
+    assert isinstance(item, Message), item
+    return item
+
+
+def _texts(items: Sequence[ConversationItem]) -> list[str]:
+    texts = []
+    for item in items:
+        for part in _message(item).content:
+            assert isinstance(part, ResponseInputText | ResponseOutputText), part
+            texts.append(part.text)
+    return texts
+
+
+def _error_param(error: openai.APIStatusError) -> object:
+    assert isinstance(error.body, dict), error.body
+    return error.body["param"]
 
 
 def test_create_retrieve_update_delete(client: openai.OpenAI) -> None:
@@ -48,13 +65,10 @@ def test_items_create_list_page_retrieve_delete(client: openai.OpenAI) -> None:
     conversation = client.conversations.create()
     added = client.conversations.items.create(
         conversation.id,
-        items=[
-            {"type": "message", "role": "user", "content": f"m{n}"}  # type: ignore[misc]
-            for n in range(5)
-        ],
+        items=[{"type": "message", "role": "user", "content": f"m{n}"} for n in range(5)],
         include=["message.input_image.image_url"],
     )
-    ids = [item.id for item in added.data]
+    ids = [_message(item).id for item in added.data]
     assert len(ids) == 5 and added.first_id == ids[0] and added.last_id == ids[-1]
     newest_first = client.conversations.items.list(conversation.id, limit=2)
     assert [item.id for item in newest_first.data] == ids[:-3:-1] and newest_first.has_more
@@ -70,7 +84,7 @@ def test_items_create_list_page_retrieve_delete(client: openai.OpenAI) -> None:
     assert _texts(remaining.data) == ["m0", "m1", "m3", "m4"]
     with pytest.raises(openai.NotFoundError) as caught:
         client.conversations.items.retrieve(ids[2], conversation_id=conversation.id)
-    assert caught.value.body["param"] == "item_id"  # type: ignore[index]
+    assert _error_param(caught.value) == "item_id"
     with pytest.raises(openai.NotFoundError):
         client.conversations.items.delete(ids[2], conversation_id=conversation.id)
 
@@ -117,7 +131,9 @@ def test_unknown_conversations_are_404_envelopes(gateway: Gateway) -> None:
         ("GET", base + "/items/msg_1"),
         ("DELETE", base + "/items/msg_1"),
     ]:
-        body = {"metadata": {}} if url == base and method == "POST" else None
+        body: dict[str, object] | None = (
+            {"metadata": {}} if url == base and method == "POST" else None
+        )
         if url.endswith("/items") and method == "POST":
             body = {"items": [{"role": "user", "content": "x"}]}
         answer = httpx.request(method, url, json=body)
@@ -137,7 +153,7 @@ def authed(database_url: str, upstream_server: ScriptedUpstream) -> Iterator[Gat
 def test_conversations_belong_to_their_key(authed: Gateway, upstream: ScriptedUpstream) -> None:
     alice, bob = authed.client("key-a"), authed.client("key-b")
     mine = alice.conversations.create(items=[{"role": "user", "content": "secret"}])
-    item = alice.conversations.items.list(mine.id).data[0]
+    item = _message(alice.conversations.items.list(mine.id).data[0])
     for attempt in (
         lambda: bob.conversations.retrieve(mine.id),
         lambda: bob.conversations.update(mine.id, metadata={}),

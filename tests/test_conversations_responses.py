@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.conversations import ConversationItem, Message
+from openai.types.responses import ResponseInputText, ResponseOutputText
 
 from responses_gateway.app import create_app
 from responses_gateway.ids import new_id
@@ -28,9 +30,25 @@ def _sent(upstream: ScriptedUpstream) -> list[tuple[str, Any]]:
     return [(m["role"], m["content"]) for m in upstream.last["messages"]]
 
 
+def _message(item: ConversationItem) -> Message:
+    assert isinstance(item, Message), item
+    return item
+
+
+def _first_text(item: ConversationItem) -> str:
+    part = _message(item).content[0]
+    assert isinstance(part, ResponseInputText | ResponseOutputText), part
+    return part.text
+
+
+def _error_param(error: openai.APIStatusError) -> object:
+    assert isinstance(error.body, dict), error.body
+    return error.body["param"]
+
+
 def _kinds(client: openai.OpenAI, conversation_id: str) -> list[tuple[str, str]]:
     items = client.conversations.items.list(conversation_id, order="asc", limit=100)
-    return [(item.role, item.content[0].text) for item in items.data]  # type: ignore[union-attr]
+    return [(_message(item).role, _first_text(item)) for item in items.data]
 
 
 def test_a_conversation_carries_turns(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
@@ -65,7 +83,8 @@ def test_a_conversation_carries_turns(client: openai.OpenAI, upstream: ScriptedU
     # The conversation's items are the responses' own (same ids), and retrieving still works.
     items = client.conversations.items.list(conversation.id, order="asc").data
     assert items[2].id == first.output[0].id
-    assert client.responses.retrieve(first.id).conversation.id == conversation.id  # type: ignore[union-attr]
+    retrieved = client.responses.retrieve(first.id).conversation
+    assert retrieved is not None and retrieved.id == conversation.id
     client.responses.create(model="m", input="bye", conversation=conversation.id, store=False)
     assert len(_kinds(client, conversation.id)) == 5  # store: false appends nothing
 
@@ -77,10 +96,10 @@ def test_conversation_is_checked(client: openai.OpenAI, gateway: Gateway) -> Non
         client.responses.create(
             model="m", input="x", conversation=conversation.id, previous_response_id=first.id
         )
-    assert caught.value.body["param"] == "conversation"  # type: ignore[index]
+    assert _error_param(caught.value) == "conversation"
     with pytest.raises(openai.NotFoundError) as missing:
         client.responses.create(model="m", input="x", conversation="conv_unknown")
-    assert missing.value.body["param"] == "conversation"  # type: ignore[index]
+    assert _error_param(missing.value) == "conversation"
     for value in (5, {"id": 5}, {}, ""):
         answer = httpx.post(
             f"{gateway.base_url}/responses",
@@ -101,7 +120,7 @@ def test_racing_responses_both_land(client: openai.OpenAI, upstream: ScriptedUps
         ids = list(pool.map(ask, ["left", "right"]))
     items = client.conversations.items.list(conversation.id, order="asc").data
     assert len(items) == 4
-    inputs = [item.content[0].text for item in items[0::2]]  # type: ignore[union-attr]
+    inputs = [_first_text(item) for item in items[0::2]]
     assert sorted(inputs) == ["left", "right"]
     # Each response's input is followed by its own output: appends never interleave.
     outputs = [item.id for item in items[1::2]]
@@ -132,7 +151,7 @@ def test_cached_history_follows_every_change(
     a.responses.create(model="m", input="two", conversation=conversation.id)  # cached now
     b.responses.create(model="m", input="three", conversation=conversation.id)  # other replica
     a.conversations.items.create(conversation.id, items=[{"role": "user", "content": "added"}])
-    first = a.conversations.items.list(conversation.id, order="asc").data[0]
+    first = _message(a.conversations.items.list(conversation.id, order="asc").data[0])
     a.conversations.items.delete(first.id, conversation_id=conversation.id)
     a.responses.create(model="m", input="four", conversation=conversation.id)
     users = [content for role, content in _sent(upstream) if role == "user"]
@@ -162,8 +181,8 @@ def test_concurrent_saves_on_one_conversation_never_collide(database_url: str) -
 
     async def race(database: Database) -> list[Any]:
         store = ConversationStore(database)
-        conversation = {"id": new_id("conv"), "created_at": 1, "metadata": {}}
-        await store.create("", conversation, [])
+        conversation_id = new_id("conv")
+        await store.create("", {"id": conversation_id, "created_at": 1, "metadata": {}}, [])
 
         async def save(n: int) -> Any:
             message = {"id": new_id("msg"), "type": "message", "role": "user", "content": []}
@@ -174,10 +193,10 @@ def test_concurrent_saves_on_one_conversation_never_collide(database_url: str) -
                 "model": "m",
                 "output": [{**message, "id": new_id("msg"), "role": "assistant"}],
             }
-            return await store.save_response("", conversation["id"], response, [message])
+            return await store.save_response("", conversation_id, response, [message])
 
         saved = await asyncio.gather(*(save(n) for n in range(20)))
-        found = await store.items("", conversation["id"])
+        found = await store.items("", conversation_id)
         assert found is not None
         return [sorted(version for version, _ in saved), [len(turn) for turn in found.turns]]
 

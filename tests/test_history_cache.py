@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import openai
 import pytest
+from openai.types.responses import FunctionToolParam
+from openai.types.responses.response_input_param import FunctionCallOutput
 
 from responses_gateway.app import create_app
 from responses_gateway.service.history import History, HistoryCache
@@ -18,11 +20,15 @@ from tests.support.database import read_database, with_database
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-}
+# No ``strict``, which the SDK's type requires and clients leave out.
+WEATHER = cast(
+    FunctionToolParam,
+    {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+)
 
 
 @pytest.fixture
@@ -54,10 +60,14 @@ def _conversation(client: openai.OpenAI, upstream: ScriptedUpstream) -> list[lis
     second = client.responses.create(
         model="m", input="weather?", tools=[WEATHER], previous_response_id=first.id
     )
-    output = {"type": "function_call_output", "call_id": "c1", "output": "sunny"}
+    output: FunctionCallOutput = {
+        "type": "function_call_output",
+        "call_id": "c1",
+        "output": "sunny",
+    }
     third = client.responses.create(
         model="m",
-        input=[output],  # type: ignore[list-item]
+        input=[output],
         tools=[WEATHER],
         previous_response_id=second.id,
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import cast
 
 import httpx
 import pytest
@@ -51,7 +50,7 @@ async def wire() -> AsyncIterator[tuple[HeadWithBody, Reader]]:
     server = await loop.create_server(lambda: reader, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     transport, _ = await loop.create_connection(asyncio.Protocol, "127.0.0.1", port)
-    yield HeadWithBody(cast(asyncio.Transport, transport), loop), reader
+    yield HeadWithBody(transport, loop), reader
     transport.close()
     server.close()
 

@@ -33,7 +33,7 @@ JS = Path(__file__).parent / "js"
 THOUGHT = "Two and three make five."
 OUTPUT_ITEM: TypeAdapter[Any] = TypeAdapter(ResponseOutputItem)
 STREAM_EVENTS: dict[str, type[BaseModel]] = {
-    event.model_fields["type"].annotation.__args__[0]: event  # type: ignore[union-attr]
+    event.model_fields["type"].annotation.__args__[0]: event
     for event in get_args(get_args(ResponseStreamEvent)[0])
 }
 

@@ -19,7 +19,7 @@ _NAMESPACE = {"type": "namespace", "name": "ns", "tools": [_FUNCTION]}
 _CUSTOM = {"type": "custom", "name": "apply_patch", "format": {"type": "text"}}
 
 # Bodies the keyed copy takes itself: every item and tool is decided by a key.
-KEYED = [
+KEYED: list[dict[str, Any]] = [
     {"model": "m", "input": "hi"},
     {
         "model": "m",

@@ -16,6 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.result import Err
 
 from tests.conftest import Gateway
 from tests.support.upstream import ScriptedUpstream
@@ -68,6 +69,8 @@ def test_no_5xx_and_the_envelope_on_every_error(
     total = 0
     with requests.Session() as session:
         for result in schema.get_all_operations():
+            if isinstance(result, Err):
+                raise result.err()
             operation = result.ok()
             if f"{operation.method.upper()} {operation.path}" in SKIPPED:
                 continue

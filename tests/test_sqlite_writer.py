@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,7 @@ def test_concurrent_writes_share_transactions_and_failures_stay_their_own(databa
 
     async def main() -> list[int | BaseException]:
         return await asyncio.gather(
-            *(writer.run(lambda i=i: insert(i)) for i in range(100)), return_exceptions=True
+            *(writer.run(partial(insert, i)) for i in range(100)), return_exceptions=True
         )
 
     results = asyncio.run(main())
@@ -99,13 +100,11 @@ def test_a_failed_commit_fails_every_unit_of_the_batch(database: Path) -> None:
         "REFERENCES t(id) DEFERRABLE INITIALLY DEFERRED)"
     )
 
+    def insert(i: int) -> int:
+        return connection.execute("INSERT INTO t VALUES (?, 'x')", (i,)).rowcount
+
     async def main() -> list[object]:
-        units = [
-            writer.run(
-                lambda i=i: connection.execute("INSERT INTO t VALUES (?, 'x')", (i,)).rowcount
-            )
-            for i in range(5)
-        ]
+        units = [writer.run(partial(insert, i)) for i in range(5)]
         units.append(
             writer.run(lambda: connection.execute("INSERT INTO child VALUES (1, 999)").rowcount)
         )

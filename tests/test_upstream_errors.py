@@ -24,7 +24,7 @@ from tests.support.quirks import (
 from tests.support.upstream import Reply, ScriptedUpstream
 from tests.test_api_stream import START, stream_events
 
-CONTEXT_ERRORS = {
+CONTEXT_ERRORS: dict[str, dict[str, Any]] = {
     "llama-server": LLAMA_SERVER_CONTEXT,
     "vllm": VLLM_CONTEXT,
     "openai": OPENAI_CONTEXT,

@@ -3,8 +3,12 @@ null content refused, streams that stop early, no choices, no usage, a connectio
 
 from __future__ import annotations
 
+from typing import cast
+
 import openai
 import pytest
+from openai.types.responses import FunctionToolParam, Response
+from openai.types.responses.response_input_param import FunctionCallOutput
 
 from tests.conftest import Gateway
 from tests.support.checks import create_checked
@@ -12,11 +16,15 @@ from tests.support.quirks import refusing_null_content
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 from tests.test_api_stream import START, stream_events
 
-WEATHER = {
-    "type": "function",
-    "name": "get_weather",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-}
+# No ``strict``, which the SDK's type requires and clients leave out.
+WEATHER = cast(
+    FunctionToolParam,
+    {
+        "type": "function",
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+    },
+)
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -27,23 +35,27 @@ def test_tool_call_continuation_works_where_null_content_is_refused(
         Reply(tool_calls=[ToolCall("get_weather", '{"city": "Paris"}', id="call_1")]),
         refusing_null_content(Reply(content="Sunny.")),
     )
-    first = client.responses.create(model="m", input="Weather?", tools=[WEATHER])  # type: ignore[list-item]
+    first = client.responses.create(model="m", input="Weather?", tools=[WEATHER])
     call = next(item for item in first.output if item.type == "function_call")
-    output = {"type": "function_call_output", "call_id": call.call_id, "output": "21°C"}
+    output: FunctionCallOutput = {
+        "type": "function_call_output",
+        "call_id": call.call_id,
+        "output": "21°C",
+    }
     if stream:
         with client.responses.stream(
             model="m",
             previous_response_id=first.id,
             input=[output],
-            tools=[WEATHER],  # type: ignore[list-item]
+            tools=[WEATHER],
         ) as events:
-            second = events.get_final_response()
+            second: Response = events.get_final_response()
     else:
         second = client.responses.create(
             model="m",
             previous_response_id=first.id,
             input=[output],
-            tools=[WEATHER],  # type: ignore[list-item]
+            tools=[WEATHER],
         )
     assert second.status == "completed" and second.output_text == "Sunny."
     assistant = upstream.last["messages"][-2]

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 import pytest
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from responses_gateway.app import create_app
 from tests.conftest import gateway_settings
@@ -30,7 +30,7 @@ CACHE = Path(os.environ.get("RESPONSES_GATEWAY_CACHE", Path.home() / ".cache/res
 class Recorder:
     """The gateway app, noting every HTTP request and every client WebSocket message."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self.http: list[tuple[str, str]] = []
         self.frames: list[dict[str, Any]] = []
@@ -41,7 +41,7 @@ class Recorder:
         if scope["type"] != "websocket":
             return await self.app(scope, receive, send)
 
-        async def noting() -> Any:
+        async def noting() -> Message:
             message = await receive()
             if message["type"] == "websocket.receive":
                 self.frames.append(orjson.loads(message.get("text") or message["bytes"]))

@@ -16,7 +16,7 @@ from responses_gateway.lifecycle import Lifecycle
 from tests.conftest import Gateway, MakeGateway, gateway_settings
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
-from tests.support.websocket import raw_connect, raw_until_terminal
+from tests.support.websocket import raw_connect, raw_recv, raw_until_terminal
 
 
 def create(socket: Any, **body: Any) -> None:
@@ -64,7 +64,7 @@ def test_frames_past_the_queue_bound_are_refused(
         assert orjson.loads(socket.recv(timeout=10))["type"] == "response.created"
         for n in range(9):
             create(socket, input=f"queued {n}", store=False)
-        kinds = []
+        kinds: list[str] = []
         while kinds.count("response.completed") + kinds.count("websocket_queue_full") < 10:
             event = orjson.loads(socket.recv(timeout=30))
             kinds.append(event.get("code") or event["type"])
@@ -91,7 +91,7 @@ def test_client_leaving_mid_response_stops_upstream_and_stores_cancelled(
     with raw_connect(gateway.base_url) as socket:
         create(socket, input="long story")
         response_id = orjson.loads(socket.recv(timeout=10))["response"]["id"]
-        while b"output_text.delta" not in socket.recv(timeout=10).encode():
+        while b"output_text.delta" not in raw_recv(socket, timeout=10):
             pass
     assert upstream.cancelled.wait(10), "the upstream call went on after the client left"
     stored = retrieve_when_stored(client, response_id)
@@ -112,7 +112,7 @@ def test_a_reader_that_stops_reading_is_cut_off(
         create(socket, input="everything")
         response_id = orjson.loads(socket.recv(timeout=10))["response"]["id"]
         assert upstream.cancelled.wait(60), "the gateway kept reading the upstream"
-        kinds = []
+        kinds: list[str] = []
         with pytest.raises(ConnectionClosed) as closed:
             while True:
                 kinds.append(orjson.loads(socket.recv(timeout=30))["type"])

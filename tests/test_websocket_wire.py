@@ -10,11 +10,12 @@ import httpx
 import openai
 import orjson
 import pytest
+from openai.types.responses import ResponseInputText
 
 from tests.conftest import Gateway
 from tests.support.checks import check_event
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
-from tests.support.websocket import raw_connect, raw_turn
+from tests.support.websocket import raw_connect, raw_recv, raw_turn
 
 _IDS = re.compile(rb"\b(resp|msg|fc|rs)_[0-9a-f]{48}\b")
 _TIMES = re.compile(rb'"(created_at|completed_at)":\d+')
@@ -125,13 +126,13 @@ def test_bad_messages_get_errors_and_unknown_types_are_ignored(
     with raw_connect(gateway.base_url) as socket:
         socket.send('{"type": "response.processed", "response_id": "resp_x"}')
         socket.send("not json")
-        assert error_of(socket.recv(timeout=10).encode())["code"] == "invalid_json"
+        assert error_of(raw_recv(socket, timeout=10))["code"] == "invalid_json"
         socket.send("[1, 2]")
-        assert error_of(socket.recv(timeout=10).encode())["code"] == "invalid_json"
+        assert error_of(raw_recv(socket, timeout=10))["code"] == "invalid_json"
         socket.send('{"no_type": true}')
-        assert error_of(socket.recv(timeout=10).encode())["param"] == "type"
+        assert error_of(raw_recv(socket, timeout=10))["param"] == "type"
         socket.send('{"type": "response.steer", "input": "more", "previous_response_id": "r"}')
-        assert error_of(socket.recv(timeout=10).encode())["code"] == "unsupported_event_type"
+        assert error_of(raw_recv(socket, timeout=10))["code"] == "unsupported_event_type"
         last = orjson.loads(raw_turn(socket, model="m", input="hi")[-1])
     assert last["type"] == "response.completed" and last["sequence_number"] > 0
 
@@ -154,7 +155,12 @@ def test_stored_responses_chain_across_transports(
     assert users == ["over HTTP", "over WS", "unstored"]
     assert client.responses.retrieve(second["id"]).previous_response_id == first.id
     items = client.responses.input_items.list(second["id"])
-    assert [i.content[0].text for i in items.data if i.type == "message"] == ["over WS"]
+    texts = []
+    for item in items.data:
+        if item.type == "message":
+            assert isinstance(item.content[0], ResponseInputText)
+            texts.append(item.content[0].text)
+    assert texts == ["over WS"]
 
 
 def test_generate_false_is_refused_over_http(gateway: Gateway, upstream: ScriptedUpstream) -> None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import httpx
 import openai
@@ -15,13 +15,28 @@ from tests.backends.conftest import MODEL
 from tests.conftest import Gateway
 from tests.support.checks import check_response, read_sse
 
-GREEDY = {"model": MODEL, "temperature": 0}
+
+class Greedy(TypedDict):
+    """Typed so that ``**GREEDY`` is checked against the SDK's keyword arguments."""
+
+    model: str
+    temperature: float
+
+
+class Capped(Greedy):
+    """A greedy request with a prompt and an output cap."""
+
+    input: str
+    max_output_tokens: int
+
+
+GREEDY: Greedy = {"model": MODEL, "temperature": 0}
 TOO_LONG = "apple " * 5000  # ~5,000 tokens against a 4,096-token context
 
 
 def test_create_is_completed_with_measured_usage(llama_gateway: Gateway) -> None:
     client = llama_gateway.client()
-    response = client.responses.create(input="Say hello.", max_output_tokens=48, **GREEDY)  # type: ignore[arg-type]
+    response = client.responses.create(input="Say hello.", max_output_tokens=48, **GREEDY)
     assert response.status == "completed"
     assert response.output_text.strip()
     assert response.usage is not None
@@ -32,12 +47,12 @@ def test_create_is_completed_with_measured_usage(llama_gateway: Gateway) -> None
 
 def test_chain_sends_the_history(llama_gateway: Gateway) -> None:
     client = llama_gateway.client()
-    first = client.responses.create(input="My name is Ada.", max_output_tokens=24, **GREEDY)  # type: ignore[arg-type]
+    first = client.responses.create(input="My name is Ada.", max_output_tokens=24, **GREEDY)
     second = client.responses.create(
         input="What is my name?",
         previous_response_id=first.id,
         max_output_tokens=24,
-        **GREEDY,  # type: ignore[arg-type]
+        **GREEDY,
     )
     assert second.status in ("completed", "incomplete") and second.output_text
     assert first.usage is not None and second.usage is not None
@@ -69,11 +84,11 @@ def test_stream_matches_what_is_stored(llama_gateway: Gateway) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 def test_max_output_tokens_ends_incomplete(llama_gateway: Gateway, stream: bool) -> None:
     client = llama_gateway.client()
-    body = {"input": "Write a long story about a dragon.", "max_output_tokens": 5, **GREEDY}
+    body: Capped = {"input": "Write a long story about a dragon.", "max_output_tokens": 5, **GREEDY}
     if stream:
         _, response = streamed(client, **body)
     else:
-        response = client.responses.create(**body)  # type: ignore[arg-type]
+        response = client.responses.create(**body)
     assert response.status == "incomplete"
     assert response.incomplete_details is not None
     assert response.incomplete_details.reason == "max_output_tokens"
@@ -87,7 +102,7 @@ def test_json_object_answers_json(llama_gateway: Gateway) -> None:
         input='Reply with a JSON object like {"city": "Paris"}.',
         text={"format": {"type": "json_object"}},
         max_output_tokens=64,
-        **GREEDY,  # type: ignore[arg-type]
+        **GREEDY,
     )
     assert response.status == "completed"
     assert isinstance(orjson.loads(response.output_text), dict)

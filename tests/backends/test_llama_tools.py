@@ -3,19 +3,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import orjson
 import pytest
+from openai.types.responses import FunctionToolParam, ResponseFunctionToolCallParam
+from openai.types.responses.response_input_param import FunctionCallOutput
 
 from tests.backends.conftest import MODEL
 from tests.conftest import Gateway
 
-GREEDY = {"model": MODEL, "temperature": 0}
+
+class Greedy(TypedDict):
+    """Typed so that ``**GREEDY`` is checked against the SDK's keyword arguments."""
+
+    model: str
+    temperature: float
 
 
-def _tool(name: str, description: str, argument: str) -> dict[str, Any]:
-    return {
+GREEDY: Greedy = {"model": MODEL, "temperature": 0}
+
+
+def _tool(name: str, description: str, argument: str) -> FunctionToolParam:
+    tool: dict[str, Any] = {
         "type": "function",
         "name": name,
         "description": description,
@@ -25,6 +35,8 @@ def _tool(name: str, description: str, argument: str) -> dict[str, Any]:
             "required": [argument],
         },
     }
+    # The SDK's type requires ``strict``; these tools leave it out, as many clients do.
+    return cast(FunctionToolParam, tool)
 
 
 WEATHER = _tool("get_weather", "Weather for a city", "city")
@@ -38,10 +50,10 @@ def test_tool_choice_naming_a_function_is_honoured(
     client = llama_tools_gateway.client()
     response = client.responses.create(
         input="What is the weather in Paris?",
-        tools=[WEATHER, TIME],  # type: ignore[list-item]
+        tools=[WEATHER, TIME],
         tool_choice={"type": "function", "name": forced},
         max_output_tokens=64,
-        **GREEDY,  # type: ignore[arg-type]
+        **GREEDY,
     )
     assert response.status == "completed"
     calls = [item for item in response.output if item.type == "function_call"]
@@ -52,24 +64,28 @@ def test_tool_choice_naming_a_function_is_honoured(
 def test_function_call_continuation_is_accepted(llama_gateway: Gateway) -> None:
     """The assistant message carrying ``tool_calls`` goes with ``content: ""``."""
     client = llama_gateway.client()
-    call = {
+    call: ResponseFunctionToolCallParam = {
         "type": "function_call",
         "call_id": "call_paris",
         "name": "get_weather",
         "arguments": '{"city": "Paris"}',
     }
-    output = {"type": "function_call_output", "call_id": "call_paris", "output": "sunny, 21 C"}
+    output: FunctionCallOutput = {
+        "type": "function_call_output",
+        "call_id": "call_paris",
+        "output": "sunny, 21 C",
+    }
     first = client.responses.create(
-        input=[{"role": "user", "content": "Weather in Paris?"}, call, output],  # type: ignore[list-item]
-        tools=[WEATHER],  # type: ignore[list-item]
+        input=[{"role": "user", "content": "Weather in Paris?"}, call, output],
+        tools=[WEATHER],
         max_output_tokens=24,
-        **GREEDY,  # type: ignore[arg-type]
+        **GREEDY,
     )
     assert first.status in ("completed", "incomplete") and first.output_text
     second = client.responses.create(
         input="And tomorrow?",
         previous_response_id=first.id,
         max_output_tokens=8,
-        **GREEDY,  # type: ignore[arg-type]
+        **GREEDY,
     )
     assert second.status in ("completed", "incomplete") and second.output_text

@@ -76,7 +76,7 @@ def _decoded(body: bytes, headers: dict[str, str]) -> Any:
 def offered_tool(request: dict[str, Any], *parts: str) -> dict[str, Any]:
     """The one offered tool whose name contains every part (the gateway picks flat names for
     namespaced and custom tools; a test names the tool by what it is, not by that choice)."""
-    found = [
+    found: list[dict[str, Any]] = [
         tool["function"]
         for tool in request.get("tools") or []
         if all(part in tool["function"]["name"] for part in parts)

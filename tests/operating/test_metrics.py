@@ -148,7 +148,7 @@ def test_mcp_listings_and_calls_are_counted(
 def test_open_websockets_are_a_gauge(gateway: Gateway, client: openai.OpenAI) -> None:
     before = value(scrape(gateway), "gateway_websocket_connections")
     with client.responses.connect() as connection:
-        connection.response.create(model="m", input="hi", generate=False)  # type: ignore[call-arg]
+        connection.response.create(model="m", input="hi", generate=False)
         for event in connection:
             if event.type == "response.completed":
                 break

@@ -20,12 +20,13 @@ import contextlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import anyio
 from mcp.server.mcpserver import Context, Image, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
+from openai.types.responses.tool_param import Mcp
 
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import ToolCall
@@ -206,12 +207,13 @@ ADD = ToolCall("add", '{"a": 2, "b": 3}')
 """The model's call of the test servers' ``add``: 2 + 3, whose output is "5"."""
 
 
-def mcp_tool(url: str, label: str | None = "calc", **fields: Any) -> dict[str, Any]:
-    """A request's ``mcp`` tool for one of these servers (``label=None`` leaves it out)."""
+def mcp_tool(url: str, label: str | None = "calc", **fields: Any) -> Mcp:
+    """A request's ``mcp`` tool for one of these servers (``label=None`` leaves it out), as the
+    SDK's tool param (a cast: ``fields`` may hold what its type does not model, on purpose)."""
     tool: dict[str, Any] = {"type": "mcp", "server_url": url, **fields}
     if label is not None:
         tool["server_label"] = label
-    return tool
+    return cast(Mcp, tool)
 
 
 @contextlib.contextmanager

@@ -32,7 +32,9 @@ def ws_url(base_url: str) -> str:
 
 def raw_connect(base_url: str, api_key: str | None = None, **options: Any) -> ClientConnection:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    return connect(ws_url(base_url), additional_headers=headers, open_timeout=10, **options)
+    socket = connect(ws_url(base_url), additional_headers=headers, open_timeout=10, **options)
+    assert isinstance(socket, ClientConnection)  # not the reconnecting iterator
+    return socket
 
 
 def raw_turn(socket: ClientConnection, **body: Any) -> list[bytes]:
@@ -41,11 +43,16 @@ def raw_turn(socket: ClientConnection, **body: Any) -> list[bytes]:
     return raw_until_terminal(socket)
 
 
+def raw_recv(socket: ClientConnection, timeout: float = 30) -> bytes:
+    """The next frame, which must be a text one, as bytes."""
+    message = socket.recv(timeout=timeout)
+    assert isinstance(message, str), "events are text frames"
+    return message.encode()
+
+
 def raw_until_terminal(socket: ClientConnection) -> list[bytes]:
     frames: list[bytes] = []
     while True:
-        message = socket.recv(timeout=30)
-        assert isinstance(message, str), "events are text frames"
-        frames.append(message.encode())
-        if orjson.loads(message)["type"] in TERMINAL:
+        frames.append(raw_recv(socket))
+        if orjson.loads(frames[-1])["type"] in TERMINAL:
             return frames

@@ -25,7 +25,7 @@ MODEL = "qwen3:8b"
 received: list[str] = []
 
 
-@function_tool
+@function_tool  # type: ignore[untyped-decorator]  # agents is untyped here (not installed)
 def get_weather(city: str) -> str:
     """The weather in a city."""
     received.append(city)
