@@ -10,7 +10,7 @@ import anyio
 import pytest
 from starlette.types import Message
 
-from responses_gateway.sse import DONE, EventSink, EventStreamResponse, SseEncoder
+from responses_gateway.sse import DONE, EventSink, EventStreamResponse, Producing, SseEncoder
 
 pytestmark = pytest.mark.anyio
 
@@ -86,6 +86,76 @@ async def test_a_disconnect_cancels_the_producer_and_sends_no_done() -> None:
         await _run(EventStreamResponse(produce), channel)
     assert cleaned.is_set()
     assert DONE not in channel.body()
+
+
+async def test_a_cut_response_leaves_its_task_uncancelled() -> None:
+    """The producer's cancel is taken back: the request's task goes on as if never cancelled."""
+    channel = Channel()
+
+    async def produce(emit: EventSink) -> None:
+        emit({"type": "response.created"})
+        channel.leave()
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(5):
+        await _run(EventStreamResponse(produce), channel)
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    await asyncio.sleep(0)  # not cancelled later either
+
+
+async def test_a_producer_that_swallows_the_cancel_still_ends_the_response() -> None:
+    channel = Channel()
+
+    async def produce(emit: EventSink) -> None:
+        emit({"type": "response.created"})
+        channel.leave()
+        try:
+            await anyio.sleep_forever()
+        except asyncio.CancelledError:
+            return  # wrong, but it must not leave the task cancelled nor send [DONE]
+
+    with anyio.fail_after(5):
+        await _run(EventStreamResponse(produce), channel)
+    task = asyncio.current_task()
+    assert task is not None and task.cancelling() == 0
+    assert DONE not in channel.body()
+
+
+async def test_another_cancel_of_the_task_is_passed_on_and_spares_the_save() -> None:
+    """A shutdown's cancel of the request's task, then the client leaving: the cut does not
+    cancel again (it would break into the shielded save), and the shutdown's cancel goes on."""
+    channel = Channel()
+    saved = anyio.Event()
+    task = asyncio.current_task()
+    assert task is not None
+
+    async def produce(emit: EventSink) -> None:
+        emit({"type": "response.created"})
+        asyncio.get_running_loop().call_soon(task.cancel)  # as the lifecycle's grace does
+        try:
+            await anyio.sleep_forever()
+        finally:
+            channel.leave()
+            with anyio.CancelScope(shield=True):
+                await anyio.sleep(0.05)  # like the shielded save of a cancelled response
+                saved.set()
+
+    with anyio.fail_after(5), pytest.raises(asyncio.CancelledError):
+        await _run(EventStreamResponse(produce), channel)
+    assert saved.is_set()
+    assert DONE not in channel.body()
+    assert task.uncancel() == 0  # the shutdown's cancel, and only it, was left
+
+
+async def test_a_cancel_after_the_producer_ended_does_nothing() -> None:
+    """The watcher may see the client leave while the sender still writes the last events."""
+    task = asyncio.get_running_loop().create_task(asyncio.sleep(0.01))
+    producing = Producing(task)
+    assert producing.end() is False
+    producing.cancel()
+    await task
+    assert not task.cancelled() and not producing.cancel_called
 
 
 async def test_a_failed_write_stops_the_producer_and_is_raised() -> None:
