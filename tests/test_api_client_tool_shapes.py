@@ -16,8 +16,12 @@ from openai.types.responses import (
     FunctionToolParam,
     NamespaceToolParam,
     ResponseCustomToolCall,
+    ResponseCustomToolCallInputDeltaEvent,
+    ResponseCustomToolCallInputDoneEvent,
     ResponseCustomToolCallOutput,
+    ResponseFunctionCallArgumentsDeltaEvent,
     ResponseFunctionToolCall,
+    ResponseOutputItemAddedEvent,
     ToolChoiceAllowedParam,
     ToolChoiceCustomParam,
     ToolChoiceFunctionParam,
@@ -26,7 +30,15 @@ from openai.types.responses.namespace_tool_param import ToolFunction
 from openai.types.shared.custom_tool_input_format import Grammar
 
 from tests.conftest import Gateway
-from tests.support.sdk_streams import MODEL, check_stream_invariants, run_stream, squash
+from tests.support.sdk_streams import (
+    MODEL,
+    check_stream_invariants,
+    event_at,
+    events_of,
+    output_item,
+    run_stream,
+    squash,
+)
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 
 MULTIPLY: ToolFunction = {
@@ -158,11 +170,13 @@ def test_namespace_call_streamed(client: openai.OpenAI, upstream: ScriptedUpstre
     upstream.push(Reply(tool_calls=[ToolCall("mcp__docs__multiply", '{"a": 6}', id="c2")]))
     events, final = run_stream(client, input="6 times 7?", tools=[DOCS])
     check_stream_invariants(events, final)
-    added = next(e for e in events if e.type == "response.output_item.added")
-    assert (added.item.name, added.item.namespace) == ("multiply", "mcp__docs")
-    deltas = [e for e in events if e.type == "response.function_call_arguments.delta"]
+    added = events_of(events, ResponseOutputItemAddedEvent)[0].item
+    assert isinstance(added, ResponseFunctionToolCall)
+    assert (added.name, added.namespace) == ("multiply", "mcp__docs")
+    deltas = events_of(events, ResponseFunctionCallArgumentsDeltaEvent)
     assert "".join(d.delta for d in deltas) == '{"a": 6}'
-    assert (final.output[0].name, final.output[0].namespace) == ("multiply", "mcp__docs")
+    call = output_item(final, 0, ResponseFunctionToolCall)
+    assert (call.name, call.namespace) == ("multiply", "mcp__docs")
 
 
 # --------------------------------------------------------------------------- custom tools
@@ -211,11 +225,13 @@ def test_custom_tool_call_streamed(client: openai.OpenAI, upstream: ScriptedUpst
         "response.output_item.done",
         "response.completed",
     ]
-    added = events[2].item
+    added = event_at(events, 2, ResponseOutputItemAddedEvent).item
+    assert isinstance(added, ResponseCustomToolCall)
     assert (added.type, added.name, added.input) == ("custom_tool_call", "apply_patch", "")
-    deltas = [e.delta for e in events if e.type == "response.custom_tool_call_input.delta"]
-    done = next(e for e in events if e.type == "response.custom_tool_call_input.done")
-    assert "".join(deltas) == done.input == PATCH == final.output[0].input
+    deltas = [e.delta for e in events_of(events, ResponseCustomToolCallInputDeltaEvent)]
+    [done] = events_of(events, ResponseCustomToolCallInputDoneEvent)
+    called = output_item(final, 0, ResponseCustomToolCall)
+    assert "".join(deltas) == done.input == PATCH == called.input
     assert len(deltas) >= 2  # the input streams as the model writes it
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import openai
 import pytest
-from openai.types.responses import Response, ResponseInputParam, ToolParam
+from openai.types.responses import Response, ResponseIncompleteEvent, ResponseInputParam, ToolParam
 from openai.types.responses.response_input_param import (
     McpApprovalResponse as McpApprovalResponseParam,
 )
@@ -23,6 +23,8 @@ from tests.support.mcp_servers import ADD, McpTestServers, mcp_tool
 from tests.support.sdk_streams import (
     MODEL,
     check_stream_invariants,
+    event_at,
+    output_item,
     raw_stream,
     run_stream,
     squash,
@@ -73,7 +75,7 @@ def test_approval_then_approve(
         "response.output_item.done",
         "response.completed",
     ]
-    request = first.output[1]
+    request = output_item(first, 1, McpApprovalRequest)
     assert (
         request.id.startswith("mcpr") and request.name == "add" and request.server_label == "calc"
     )
@@ -202,9 +204,11 @@ def test_max_tool_calls(
         client, input="loop", tools=[mcp_tool(mcp.streamable_url)], max_tool_calls=1
     )
     check_stream_invariants(events)
-    assert events[-1].type == "response.incomplete"
-    assert events[-1].response.incomplete_details.reason == "max_tool_calls"
-    assert [i.type for i in events[-1].response.output] == ["mcp_list_tools", "mcp_call"]
+    incomplete = event_at(events, -1, ResponseIncompleteEvent).response
+    assert incomplete.incomplete_details is not None
+    streamed_reason: str | None = incomplete.incomplete_details.reason  # as above
+    assert streamed_reason == "max_tool_calls"
+    assert [i.type for i in incomplete.output] == ["mcp_list_tools", "mcp_call"]
 
 
 def test_max_tool_rounds(

@@ -13,11 +13,19 @@ checked against the SDK's own types instead.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import openai
 import pytest
-from openai.types.responses import FunctionToolParam, Response, ResponseInputItemParam, ToolParam
+from openai.types.responses import (
+    FunctionToolParam,
+    Response,
+    ResponseCompletedEvent,
+    ResponseInputItemParam,
+    ResponseMcpCallArgumentsDeltaEvent,
+    ResponseOutputItemAddedEvent,
+    ToolParam,
+)
 from openai.types.responses.response_output_item import McpCall, McpListTools
 from openresponses_types import types as ort
 
@@ -27,6 +35,9 @@ from tests.support.mcp_servers import ADD, McpTestServers, mcp_tool
 from tests.support.sdk_streams import (
     MODEL,
     check_stream_invariants,
+    event_at,
+    events_of,
+    output_item,
     raw_stream,
     run_stream,
     squash,
@@ -49,15 +60,6 @@ ORDER_C_CALL = [
     "response.output_item.done",
 ]
 MESSAGE = TEXT_ITEM_EVENTS
-
-Item = TypeVar("Item", McpCall, McpListTools)
-
-
-def output_item(response: Response, index: int, kind: type[Item]) -> Item:
-    """``response.output[index]``, checked to be a ``kind``."""
-    item = response.output[index]
-    assert isinstance(item, kind), item
-    return item
 
 
 def open_responses_subset(response: Response) -> dict[str, Any]:
@@ -162,14 +164,16 @@ def test_stream_order_c_and_replay(
     ]
     assert squash([event.type for event in events]) == expected
     check_stream_invariants(events, final)
-    added = [e.item for e in events if e.type == "response.output_item.added"]
-    assert added[0].tools == []  # order C: the listing is empty until done
-    assert added[1].arguments == "" and added[1].output is None and added[1].error is None
-    deltas = "".join(e.delta for e in events if e.type == "response.mcp_call_arguments.delta")
+    added = [e.item for e in events_of(events, ResponseOutputItemAddedEvent)]
+    listing, call = added[0], added[1]
+    assert isinstance(listing, McpListTools) and isinstance(call, McpCall)
+    assert listing.tools == []  # order C: the listing is empty until done
+    assert call.arguments == "" and call.output is None and call.error is None
+    deltas = "".join(e.delta for e in events_of(events, ResponseMcpCallArgumentsDeltaEvent))
     assert json.loads(deltas) == {"a": 2, "b": 3}
     assert final.status == "completed" and final.output_text == "It is five."
     assert [item.type for item in final.output] == ["mcp_list_tools", "mcp_call", "message"]
-    assert final.output[1].output == "5"
+    assert output_item(final, 1, McpCall).output == "5"
     # Stored MCP items replay identically.
     stored = client.responses.retrieve(final.id)
     # (exclude_none: the stream helper adds ``parsed: None`` to output_text parts)
@@ -197,7 +201,7 @@ def test_listing_reused_via_previous_response_id(
     check_stream_invariants(events, second)
     assert "response.mcp_list_tools.in_progress" not in [e.type for e in events]
     assert types_of(second) == ["mcp_call", "message"]
-    assert second.output[0].output == "2"
+    assert output_item(second, 0, McpCall).output == "2"
     assert mcp.streamable.rpc_count("tools/list") == 1  # no second listing, no hidden one
     assert mcp.streamable.rpc_count("tools/call") == 2
     assert "add" in offered(upstream.requests[-2])
@@ -411,7 +415,7 @@ def test_new_server_on_a_later_turn_is_listed(
     tools = [mcp_tool(mcp.streamable_url), mcp_tool(mcp.other_streamable_url, label="other")]
     events = raw_stream(client, input="again", tools=tools, previous_response_id=first.id)
     check_stream_invariants(events)
-    final = events[-1].response
+    final = event_at(events, -1, ResponseCompletedEvent).response
     assert [(i.type, getattr(i, "server_label", None)) for i in final.output] == [
         ("mcp_list_tools", "other"),
         ("message", None),

@@ -13,8 +13,9 @@ from typing import Any
 import openai
 import orjson
 import pytest
+from openai.types.responses import ResponseFailedEvent, ResponseOutputItemDoneEvent
 from openai.types.responses.mcp_tool_call_error import McpProtocolError, McpToolExecutionError
-from openai.types.responses.response_output_item import McpCall
+from openai.types.responses.response_output_item import McpCall, McpListTools
 
 from tests.conftest import Gateway, MakeGateway
 from tests.support.database import read_database
@@ -22,6 +23,8 @@ from tests.support.mcp_servers import ADD, McpTestServers, mcp_tool
 from tests.support.sdk_streams import (
     MODEL,
     check_stream_invariants,
+    event_at,
+    output_item,
     raw_stream,
     run_stream,
     types_of,
@@ -113,9 +116,10 @@ def test_listing_failure(
         "response.failed",
     ]
     check_stream_invariants(events)
-    done = events[5].item
-    assert done.type == "mcp_list_tools" and "'broken'" in (done.error or "")
-    failed = events[-1].response
+    done = event_at(events, 5, ResponseOutputItemDoneEvent).item
+    assert isinstance(done, McpListTools) and "'broken'" in (done.error or "")
+    failed = event_at(events, -1, ResponseFailedEvent).response
+    assert failed.error is not None
     assert failed.status == "failed" and "'broken'" in failed.error.message
     assert upstream.requests == []
     # The SDK's helper accepts the stream (it just has no final response).
@@ -236,7 +240,8 @@ def test_headers_and_authorization_are_redacted(
     with caplog.at_level(logging.DEBUG):
         events, final = run_stream(client, input="who am I", tools=tools)
     check_stream_invariants(events, final)
-    call = final.output[1]
+    call = output_item(final, 1, McpCall)
+    assert call.output is not None
     assert json.loads(call.output) == {"authorization": "Bearer secret-token", "x_test": "secret-h"}
     # The MCP server got them on every request.
     assert all(r.headers.get("x-test") == "secret-h" for r in mcp.streamable.requests)

@@ -11,13 +11,14 @@ from openai.types.responses import (
     FunctionToolParam,
     ResponseFunctionToolCall,
     ResponseInputParam,
+    ResponseOutputItemDoneEvent,
     ResponseToolSearchCall,
     ToolSearchOutputNamespaceToolParam,
     ToolSearchToolParam,
 )
 from openai.types.responses.tool_search_output_namespace_tool_param import ToolFunction
 
-from tests.support.sdk_streams import MODEL, check_stream_invariants, run_stream
+from tests.support.sdk_streams import MODEL, check_stream_invariants, event_at, run_stream
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 from tests.test_api_client_tool_shapes import assistant_calls
 
@@ -102,7 +103,9 @@ def test_client_tool_search_streamed(client: openai.OpenAI, upstream: ScriptedUp
         "response.output_item.done",
         "response.completed",
     ]
-    assert events[3].item.arguments == {"query": "add", "limit": 8}
+    searched_call = event_at(events, 3, ResponseOutputItemDoneEvent).item
+    assert isinstance(searched_call, ResponseToolSearchCall)
+    assert searched_call.arguments == {"query": "add", "limit": 8}
     assert final.output[0].type == "tool_search_call"
 
 

@@ -11,11 +11,23 @@ from typing import Any
 
 import openai
 import pytest
-from openai.types.responses import ResponseFunctionWebSearch, WebSearchToolParam
+from openai.types.responses import (
+    ResponseFunctionWebSearch,
+    ResponseOutputItemAddedEvent,
+    ResponseOutputItemDoneEvent,
+    WebSearchToolParam,
+)
 
 from responses_gateway.app import create_app
 from tests.conftest import Gateway, gateway_settings
-from tests.support.sdk_streams import MODEL, check_stream_invariants, run_stream, squash
+from tests.support.sdk_streams import (
+    MODEL,
+    check_stream_invariants,
+    event_at,
+    output_item,
+    run_stream,
+    squash,
+)
 from tests.support.searxng import SearchServer, running_search_server
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
@@ -136,7 +148,11 @@ def test_web_search_streamed_in_openai_order(
         "response.output_item.done",
     ]
     assert kinds[7] == "response.output_item.added" and kinds[-1] == "response.completed"
-    assert events[2].item.status == "in_progress" and events[6].item.status == "completed"
+    opened = event_at(events, 2, ResponseOutputItemAddedEvent).item
+    closed = event_at(events, 6, ResponseOutputItemDoneEvent).item
+    assert isinstance(opened, ResponseFunctionWebSearch)
+    assert isinstance(closed, ResponseFunctionWebSearch)
+    assert opened.status == "in_progress" and closed.status == "completed"
     assert [item.type for item in final.output] == ["web_search_call", "message"]
 
 
@@ -160,7 +176,8 @@ def test_web_search_failure_is_told_to_the_model(
     upstream.push(Reply(tool_calls=[SEARCH]), Reply(content="Search is down."))
     events, final = run_stream(search, input="x", tools=[{"type": "web_search"}])
     check_stream_invariants(events, final)
-    assert final.status == "completed" and final.output[0].status == "failed"
+    assert final.status == "completed"
+    assert output_item(final, 0, ResponseFunctionWebSearch).status == "failed"
     assert "response.web_search_call.completed" not in [e.type for e in events]
     [result] = tool_messages(upstream.last)
     assert result.startswith("Error: the web search failed") and told in result

@@ -15,6 +15,7 @@ from openai.types.responses import (
     ResponseInputMessageItem,
     ResponseInputText,
 )
+from openai.types.responses.response_output_item import McpCall
 from openai.types.responses.tool_param import Mcp
 
 from tests.conftest import Gateway
@@ -219,7 +220,8 @@ def test_background_runs_use_mcp_tools(
     queued = client.responses.create(model="m", input="add", tools=[tool], background=True)
     final = settled(client, queued.id)
     assert [item.type for item in final.output] == ["mcp_list_tools", "mcp_call", "message"]
-    assert final.output[1].output == "5"
+    call = final.output[1]
+    assert isinstance(call, McpCall) and call.output == "5"
     assert final.status in TERMINAL and final.output_text == "2 + 3 = 5"
 
 

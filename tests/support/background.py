@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import httpx
 import openai
+from openai.types.responses import Response
 
 from tests.support.checks import check_event
 
@@ -26,10 +27,10 @@ def eventually(probe: Callable[[], T | None], what: str, timeout: float = 20.0) 
         time.sleep(0.05)
 
 
-def settled(client: openai.OpenAI, response_id: str) -> Any:
+def settled(client: openai.OpenAI, response_id: str) -> Response:
     """The response once it reached a terminal status."""
 
-    def probe() -> Any:
+    def probe() -> Response | None:
         response = client.responses.retrieve(response_id)
         return response if response.status in TERMINAL else None
 

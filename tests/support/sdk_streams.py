@@ -3,14 +3,20 @@ stream the SDK reads must keep (the API tests of tools share them)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 import openai
+from openai.lib.streaming.responses import ResponseStreamEvent as ParsedStreamEvent
+from openai.types.responses import ParsedResponse, Response, ResponseStreamEvent
 
 MODEL = "scripted"
+T = TypeVar("T")
 
 
-def run_stream(client: openai.OpenAI, **params: Any) -> tuple[list[Any], Any]:
+def run_stream(
+    client: openai.OpenAI, **params: Any
+) -> tuple[list[ParsedStreamEvent[Any]], ParsedResponse[Any]]:
     """Stream through the SDK's ``responses.stream()`` helper: (events, final response)."""
     with client.responses.stream(model=MODEL, **params) as stream:
         events = list(stream)
@@ -18,11 +24,30 @@ def run_stream(client: openai.OpenAI, **params: Any) -> tuple[list[Any], Any]:
     return events, final
 
 
-def raw_stream(client: openai.OpenAI, **params: Any) -> list[Any]:
+def raw_stream(client: openai.OpenAI, **params: Any) -> list[ResponseStreamEvent]:
     return list(client.responses.create(model=MODEL, stream=True, **params))
 
 
-def types_of(response: Any) -> list[str]:
+def output_item(response: Response, index: int, kind: type[T]) -> T:
+    """``response.output[index]``, checked to be a ``kind`` (one of the SDK's item classes)."""
+    item = response.output[index]
+    assert isinstance(item, kind), item
+    return item
+
+
+def event_at(events: Sequence[object], index: int, kind: type[T]) -> T:
+    """``events[index]``, checked to be a ``kind`` (one of the SDK's event classes)."""
+    event = events[index]
+    assert isinstance(event, kind), event
+    return event
+
+
+def events_of(events: Iterable[object], kind: type[T]) -> list[T]:
+    """The events of one class, in order."""
+    return [event for event in events if isinstance(event, kind)]
+
+
+def types_of(response: Response) -> list[str]:
     return [item.type for item in response.output]
 
 
