@@ -93,8 +93,7 @@ def test_namespace_round_trip(client: openai.OpenAI, upstream: ScriptedUpstream)
     namespaced = function_named(upstream.last, "mcp__docs__multiply_2")
     assert namespaced["parameters"] == MULTIPLY["parameters"]
     assert "The docs server." in namespaced["description"]
-    call = first.output[0]
-    assert isinstance(call, ResponseFunctionToolCall)
+    call = output_item(first, 0, ResponseFunctionToolCall)
     assert (call.name, call.namespace, call.call_id, call.arguments) == (
         "multiply",
         "mcp__docs",
@@ -198,8 +197,7 @@ def test_custom_tool_offered_and_called(client: openai.OpenAI, upstream: Scripte
     assert "Edit files." in function["description"] and GRAMMAR in function["description"]
     assert "free-form text" in function_named(upstream.last, "note")["description"]
     assert "free-form text" in function_named(upstream.last, "echo")["description"]
-    call = response.output[0]
-    assert isinstance(call, ResponseCustomToolCall)
+    call = output_item(response, 0, ResponseCustomToolCall)
     assert (call.name, call.call_id, call.input, call.namespace) == (
         "apply_patch",
         "p1",

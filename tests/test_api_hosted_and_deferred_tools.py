@@ -21,7 +21,7 @@ from openai.types.responses.response_input_param import AdditionalTools
 
 from responses_gateway.service import tool_shapes
 from tests.conftest import Gateway, MakeGateway
-from tests.support.sdk_streams import MODEL
+from tests.support.sdk_streams import MODEL, output_item
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 from tests.test_api_client_tool_shapes import APPLY_PATCH, DOCS, MULTIPLY
 
@@ -46,8 +46,7 @@ def test_additional_tools_count_as_tools(client: openai.OpenAI, upstream: Script
     )
     assert offered(upstream.last) == ["shell", "mcp__docs__multiply", "apply_patch"]
     assert upstream.last["messages"] == [{"role": "user", "content": "6 times 7?"}]
-    call = response.output[0]
-    assert isinstance(call, ResponseFunctionToolCall)
+    call = output_item(response, 0, ResponseFunctionToolCall)
     assert (call.name, call.namespace) == ("multiply", "mcp__docs")
     assert [tool.type for tool in response.tools] == ["function"]  # the echo is `tools` only
     items = client.responses.input_items.list(response.id, order="asc").data

@@ -86,8 +86,7 @@ def test_approval_then_approve(
     second = approve(client, first.id, tools, request.id)
     assert second.status == "completed"
     assert types_of(second) == ["mcp_call", "message"]
-    call = second.output[0]
-    assert isinstance(call, McpCall)
+    call = output_item(second, 0, McpCall)
     assert call.approval_request_id == request.id
     assert call.output == "5" and call.name == "add"
     assert second.output_text == "It is 5."

@@ -52,8 +52,7 @@ def test_failing_tool(
     kinds = [e.type for e in events]
     assert "response.mcp_call.failed" in kinds and "response.mcp_call.completed" not in kinds
     assert final.status == "completed" and final.output_text == "It failed."
-    call = final.output[1]
-    assert isinstance(call, McpCall)
+    call = output_item(final, 1, McpCall)
     assert call.status == "failed" and call.output is None
     assert isinstance(call.error, McpToolExecutionError)  # type "mcp_tool_execution_error"
     assert "kaput" in json.dumps(call.error.content)
@@ -73,8 +72,7 @@ def test_call_timeout_is_a_protocol_error(
         model=MODEL, input="slow", tools=[mcp_tool(mcp.streamable_url)]
     )
     assert response.status == "completed" and response.output_text == "Too slow."
-    call = response.output[1]
-    assert isinstance(call, McpCall)
+    call = output_item(response, 1, McpCall)
     assert isinstance(call.error, McpProtocolError)  # type "mcp_protocol_error"
     assert call.error.code == -32001
     assert call.status == "failed"
@@ -170,8 +168,8 @@ def test_allowed_hosts(
         model=MODEL, input="hi", tools=[mcp_tool(f"http://localhost:{port}/mcp")]
     )
     assert response.status == "completed"
-    call = response.output[1]
-    assert isinstance(call, McpCall) and call.output == "5"
+    call = output_item(response, 1, McpCall)
+    assert call.output == "5"
 
 
 # --------------------------------------------------------------------------- secrets

@@ -22,6 +22,7 @@ from responses_gateway.store.migrations import migrate
 from responses_gateway.store.responses import ResponseStore
 from tests.conftest import Gateway, gateway_settings, pg_admin, scratch_postgres
 from tests.support.database import read_database, with_database
+from tests.support.sdk_streams import output_item
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
 
@@ -187,8 +188,7 @@ def test_api_keys_and_ownership(authed: Gateway, upstream: ScriptedUpstream) -> 
         authed.client("wrong").models.list()
     alice, bob = authed.client("key-a"), authed.client("key-b")
     mine = alice.responses.create(model="m", input="alice's")
-    message = mine.output[0]
-    assert isinstance(message, ResponseOutputMessage)
+    message = output_item(mine, 0, ResponseOutputMessage)
     assert alice.responses.retrieve(mine.id).id == mine.id
     with pytest.raises(openai.NotFoundError):
         bob.responses.retrieve(mine.id)

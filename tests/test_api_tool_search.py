@@ -18,7 +18,13 @@ from openai.types.responses import (
 )
 from openai.types.responses.tool_search_output_namespace_tool_param import ToolFunction
 
-from tests.support.sdk_streams import MODEL, check_stream_invariants, event_at, run_stream
+from tests.support.sdk_streams import (
+    MODEL,
+    check_stream_invariants,
+    event_at,
+    output_item,
+    run_stream,
+)
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 from tests.test_api_client_tool_shapes import assistant_calls
 
@@ -82,8 +88,7 @@ def test_client_tool_search_is_offered_and_called(
     offered_search = upstream.last["tools"][1]["function"]
     assert offered_search["parameters"] == SEARCH_PARAMETERS
     assert offered_search["description"] == TOOL_SEARCH["description"]
-    call = response.output[0]
-    assert isinstance(call, ResponseToolSearchCall)
+    call = output_item(response, 0, ResponseToolSearchCall)
     assert (call.call_id, call.arguments, call.execution, call.status) == (
         "ts1",
         {"query": "add", "limit": 8},
@@ -128,8 +133,7 @@ def test_found_tools_are_offered_and_their_calls_mapped(
         "tool_call_id": "ts1",
         "content": "These tools are now available to call:\n- mcp__calc__add: Add two numbers.",
     }
-    call = response.output[0]
-    assert isinstance(call, ResponseFunctionToolCall)
+    call = output_item(response, 0, ResponseFunctionToolCall)
     assert (call.type, call.name, call.namespace) == ("function_call", "add", "mcp__calc")
 
 

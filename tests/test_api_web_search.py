@@ -68,8 +68,7 @@ def test_web_search_runs_in_the_turn(
     )
     assert offered(upstream.requests[0]) == ["web_search"]
     assert search_server.queries == [{"q": ["responses gateway"], "format": ["json"]}]
-    call = response.output[0]
-    assert isinstance(call, ResponseFunctionWebSearch)
+    call = output_item(response, 0, ResponseFunctionWebSearch)
     assert call.status == "completed" and call.action.type == "search"
     assert call.action.query == "responses gateway" and call.action.sources is None
     assert response.output_text == "It is a gateway."
@@ -99,8 +98,8 @@ def test_web_search_sources_on_include(search: openai.OpenAI, upstream: Scripted
         tools=[{"type": "web_search_preview"}],
         include=["web_search_call.action.sources"],
     )
-    call = response.output[0]
-    assert isinstance(call, ResponseFunctionWebSearch) and call.action.type == "search"
+    call = output_item(response, 0, ResponseFunctionWebSearch)
+    assert call.action.type == "search"
     assert [(s.type, s.url) for s in call.action.sources or ()] == [
         ("url", "https://example.org/1"),
         ("url", "https://docs.example.org/2"),
@@ -118,8 +117,8 @@ def test_web_search_allowed_domains(search: openai.OpenAI, upstream: ScriptedUps
     response = search.responses.create(
         model=MODEL, input="x", tools=[tool], include=["web_search_call.action.sources"]
     )
-    call = response.output[0]
-    assert isinstance(call, ResponseFunctionWebSearch) and call.action.type == "search"
+    call = output_item(response, 0, ResponseFunctionWebSearch)
+    assert call.action.type == "search"
     assert [s.url for s in call.action.sources or ()] == [
         "https://example.org/1",
         "https://docs.example.org/2",
@@ -200,8 +199,8 @@ def test_unreachable_search_backend_is_told_to_the_model(
             .client()
             .responses.create(model=MODEL, input="x", tools=[{"type": "web_search"}])
         )
-    call = response.output[0]
-    assert isinstance(call, ResponseFunctionWebSearch) and call.status == "failed"
+    call = output_item(response, 0, ResponseFunctionWebSearch)
+    assert call.status == "failed"
     assert response.output_text == "Search is down."
     [result] = tool_messages(upstream.last)
     assert "could not be reached" in result and "secret" not in result and "127.0.0.1" not in result

@@ -22,6 +22,7 @@ from tests.conftest import Gateway
 from tests.support.background import TERMINAL, eventually, resumed_events, settled
 from tests.support.checks import check_response
 from tests.support.mcp_servers import McpTestServers
+from tests.support.sdk_streams import output_item
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 
@@ -220,8 +221,8 @@ def test_background_runs_use_mcp_tools(
     queued = client.responses.create(model="m", input="add", tools=[tool], background=True)
     final = settled(client, queued.id)
     assert [item.type for item in final.output] == ["mcp_list_tools", "mcp_call", "message"]
-    call = final.output[1]
-    assert isinstance(call, McpCall) and call.output == "5"
+    call = output_item(final, 1, McpCall)
+    assert call.output == "5"
     assert final.status in TERMINAL and final.output_text == "2 + 3 = 5"
 
 

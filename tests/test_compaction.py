@@ -9,7 +9,6 @@ import pytest
 from openai.types.responses import (
     ResponseCompactionItem,
     ResponseInputParam,
-    ResponseOutputItem,
     ResponseOutputMessage,
     ResponseOutputText,
 )
@@ -22,6 +21,7 @@ from responses_gateway.store.database import Database
 from responses_gateway.store.responses import ResponseStore
 from tests.conftest import TEST_SEALING_KEY, Gateway, gateway_settings
 from tests.support.database import with_database
+from tests.support.sdk_streams import error_param, narrowed
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
 
@@ -36,27 +36,10 @@ def _sent(upstream: ScriptedUpstream) -> list[tuple[str, object]]:
     return [(m["role"], m["content"]) for m in upstream.last["messages"]]
 
 
-def _message(item: ResponseOutputItem) -> ResponseOutputMessage:
-    # The SDK has one model for an output message, whose role it types as "assistant"; the
-    # compacted output's messages are the user's.
-    assert isinstance(item, ResponseOutputMessage), item
-    return item
-
-
 def _text(message: ResponseOutputMessage) -> str:
     part = message.content[0]
     assert isinstance(part, ResponseOutputText), part  # how the SDK reads a user's text part too
     return part.text
-
-
-def _compaction(item: ResponseOutputItem) -> ResponseCompactionItem:
-    assert isinstance(item, ResponseCompactionItem), item
-    return item
-
-
-def _error_param(error: openai.APIStatusError) -> object:
-    assert isinstance(error.body, dict), error.body
-    return error.body["param"]
 
 
 def test_compact_summarizes_with_one_call(
@@ -76,8 +59,13 @@ def test_compact_summarizes_with_one_call(
     ]
     assert compacted.object == "response.compaction"
     assert [item.type for item in compacted.output] == ["message", "message", "compaction"]
-    assert [_message(item).role for item in compacted.output[:2]] == ["user", "user"]
-    compaction = _compaction(compacted.output[-1])
+    # The SDK has one model for an output message, whose role it types as "assistant"; the
+    # compacted output's messages are the user's.
+    assert [narrowed(item, ResponseOutputMessage).role for item in compacted.output[:2]] == [
+        "user",
+        "user",
+    ]
+    compaction = narrowed(compacted.output[-1], ResponseCompactionItem)
     assert compaction.id.startswith("cmp_")
     blob = compaction.encrypted_content
     assert "Tuesday" not in blob
@@ -110,11 +98,12 @@ def test_compact_a_stored_chain(client: openai.OpenAI, upstream: ScriptedUpstrea
         ("assistant", "two"),
         ("user", "third"),
     ]
-    texts = [_text(_message(item)) for item in compacted.output[:-1]]
+    texts = [_text(narrowed(item, ResponseOutputMessage)) for item in compacted.output[:-1]]
     assert texts == ["first", "second", "third"]
     # A chain continues from a compaction it was given: later turns start at the summary.
     # The compaction goes back as the SDK's model of it, which its input type does not list.
-    after = client.responses.create(model="m", input=[_compaction(compacted.output[-1])])  # type: ignore[list-item]
+    summary = narrowed(compacted.output[-1], ResponseCompactionItem)
+    after = client.responses.create(model="m", input=[summary])  # type: ignore[list-item]
     client.responses.create(model="m", input="next", previous_response_id=after.id)
     assert _sent(upstream)[0] == ("user", COMPACTION_PREFIX + "The summary.")
     assert [role for role, _ in _sent(upstream)] == ["user", "assistant", "user"]
@@ -182,7 +171,7 @@ def test_compaction_trigger_compacts_as_the_response(
             model="m",
             input=[{"type": "compaction_trigger"}, {"role": "user", "content": "x"}],
         )
-    assert _error_param(caught.value) == "input[0]"
+    assert error_param(caught.value) == "input[0]"
 
 
 def test_the_history_query_stops_at_the_compaction(

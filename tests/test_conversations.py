@@ -13,27 +13,18 @@ from openai.types.responses import ResponseInputText, ResponseOutputText
 
 from responses_gateway.app import create_app
 from tests.conftest import Gateway, gateway_settings
+from tests.support.sdk_streams import error_param, narrowed
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import ScriptedUpstream
-
-
-def _message(item: ConversationItem) -> Message:
-    assert isinstance(item, Message), item
-    return item
 
 
 def _texts(items: Sequence[ConversationItem]) -> list[str]:
     texts = []
     for item in items:
-        for part in _message(item).content:
+        for part in narrowed(item, Message).content:
             assert isinstance(part, ResponseInputText | ResponseOutputText), part
             texts.append(part.text)
     return texts
-
-
-def _error_param(error: openai.APIStatusError) -> object:
-    assert isinstance(error.body, dict), error.body
-    return error.body["param"]
 
 
 def test_create_retrieve_update_delete(client: openai.OpenAI) -> None:
@@ -68,7 +59,7 @@ def test_items_create_list_page_retrieve_delete(client: openai.OpenAI) -> None:
         items=[{"type": "message", "role": "user", "content": f"m{n}"} for n in range(5)],
         include=["message.input_image.image_url"],
     )
-    ids = [_message(item).id for item in added.data]
+    ids = [narrowed(item, Message).id for item in added.data]
     assert len(ids) == 5 and added.first_id == ids[0] and added.last_id == ids[-1]
     newest_first = client.conversations.items.list(conversation.id, limit=2)
     assert [item.id for item in newest_first.data] == ids[:-3:-1] and newest_first.has_more
@@ -84,7 +75,7 @@ def test_items_create_list_page_retrieve_delete(client: openai.OpenAI) -> None:
     assert _texts(remaining.data) == ["m0", "m1", "m3", "m4"]
     with pytest.raises(openai.NotFoundError) as caught:
         client.conversations.items.retrieve(ids[2], conversation_id=conversation.id)
-    assert _error_param(caught.value) == "item_id"
+    assert error_param(caught.value) == "item_id"
     with pytest.raises(openai.NotFoundError):
         client.conversations.items.delete(ids[2], conversation_id=conversation.id)
 
@@ -153,7 +144,7 @@ def authed(database_url: str, upstream_server: ScriptedUpstream) -> Iterator[Gat
 def test_conversations_belong_to_their_key(authed: Gateway, upstream: ScriptedUpstream) -> None:
     alice, bob = authed.client("key-a"), authed.client("key-b")
     mine = alice.conversations.create(items=[{"role": "user", "content": "secret"}])
-    item = _message(alice.conversations.items.list(mine.id).data[0])
+    item = narrowed(alice.conversations.items.list(mine.id).data[0], Message)
     for attempt in (
         lambda: bob.conversations.retrieve(mine.id),
         lambda: bob.conversations.update(mine.id, metadata={}),

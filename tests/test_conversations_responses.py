@@ -22,6 +22,7 @@ from responses_gateway.store.conversations import ConversationStore
 from responses_gateway.store.database import Database
 from tests.conftest import Gateway, gateway_settings
 from tests.support.database import read_database, with_database
+from tests.support.sdk_streams import error_param, narrowed
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
 
@@ -30,25 +31,15 @@ def _sent(upstream: ScriptedUpstream) -> list[tuple[str, Any]]:
     return [(m["role"], m["content"]) for m in upstream.last["messages"]]
 
 
-def _message(item: ConversationItem) -> Message:
-    assert isinstance(item, Message), item
-    return item
-
-
 def _first_text(item: ConversationItem) -> str:
-    part = _message(item).content[0]
+    part = narrowed(item, Message).content[0]
     assert isinstance(part, ResponseInputText | ResponseOutputText), part
     return part.text
 
 
-def _error_param(error: openai.APIStatusError) -> object:
-    assert isinstance(error.body, dict), error.body
-    return error.body["param"]
-
-
 def _kinds(client: openai.OpenAI, conversation_id: str) -> list[tuple[str, str]]:
     items = client.conversations.items.list(conversation_id, order="asc", limit=100)
-    return [(_message(item).role, _first_text(item)) for item in items.data]
+    return [(narrowed(item, Message).role, _first_text(item)) for item in items.data]
 
 
 def test_a_conversation_carries_turns(client: openai.OpenAI, upstream: ScriptedUpstream) -> None:
@@ -96,10 +87,10 @@ def test_conversation_is_checked(client: openai.OpenAI, gateway: Gateway) -> Non
         client.responses.create(
             model="m", input="x", conversation=conversation.id, previous_response_id=first.id
         )
-    assert _error_param(caught.value) == "conversation"
+    assert error_param(caught.value) == "conversation"
     with pytest.raises(openai.NotFoundError) as missing:
         client.responses.create(model="m", input="x", conversation="conv_unknown")
-    assert _error_param(missing.value) == "conversation"
+    assert error_param(missing.value) == "conversation"
     for value in (5, {"id": 5}, {}, ""):
         answer = httpx.post(
             f"{gateway.base_url}/responses",
@@ -151,7 +142,7 @@ def test_cached_history_follows_every_change(
     a.responses.create(model="m", input="two", conversation=conversation.id)  # cached now
     b.responses.create(model="m", input="three", conversation=conversation.id)  # other replica
     a.conversations.items.create(conversation.id, items=[{"role": "user", "content": "added"}])
-    first = _message(a.conversations.items.list(conversation.id, order="asc").data[0])
+    first = narrowed(a.conversations.items.list(conversation.id, order="asc").data[0], Message)
     a.conversations.items.delete(first.id, conversation_id=conversation.id)
     a.responses.create(model="m", input="four", conversation=conversation.id)
     users = [content for role, content in _sent(upstream) if role == "user"]

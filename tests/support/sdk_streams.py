@@ -28,23 +28,31 @@ def raw_stream(client: openai.OpenAI, **params: Any) -> list[ResponseStreamEvent
     return list(client.responses.create(model=MODEL, stream=True, **params))
 
 
+def narrowed(value: object, kind: type[T]) -> T:
+    """``value``, checked to be a ``kind`` (one of the SDK's item or event classes)."""
+    assert isinstance(value, kind), value
+    return value
+
+
 def output_item(response: Response, index: int, kind: type[T]) -> T:
-    """``response.output[index]``, checked to be a ``kind`` (one of the SDK's item classes)."""
-    item = response.output[index]
-    assert isinstance(item, kind), item
-    return item
+    """``response.output[index]``, checked to be a ``kind``."""
+    return narrowed(response.output[index], kind)
 
 
 def event_at(events: Sequence[object], index: int, kind: type[T]) -> T:
-    """``events[index]``, checked to be a ``kind`` (one of the SDK's event classes)."""
-    event = events[index]
-    assert isinstance(event, kind), event
-    return event
+    """``events[index]``, checked to be a ``kind``."""
+    return narrowed(events[index], kind)
 
 
 def events_of(events: Iterable[object], kind: type[T]) -> list[T]:
     """The events of one class, in order."""
     return [event for event in events if isinstance(event, kind)]
+
+
+def error_param(error: openai.APIStatusError) -> object:
+    """The ``param`` of an error answer's envelope (the SDK types its body as ``object``)."""
+    assert isinstance(error.body, dict), error.body
+    return error.body["param"]
 
 
 def types_of(response: Response) -> list[str]:
