@@ -121,29 +121,38 @@ def serve(out: str, argv: list[str]) -> None:
     current: dict[str, int] = {}
     rows: list[dict[str, int]] = []
     _patch(current, rows)
-    atexit.register(lambda: Path(out).write_bytes(orjson.dumps(rows)))
+    serve_patched(out, argv, lambda: rows)
+
+
+def serve_patched(out: str, argv: list[str], results: Callable[[], object]) -> None:
+    """The gateway in this process, patched by the caller before; ``results()`` written to
+    ``out`` as JSON when it exits."""
+    atexit.register(lambda: Path(out).write_bytes(orjson.dumps(results())))
     sys.argv = ["responses-gateway", *argv]
     from responses_gateway.cli import main
 
     main()
 
 
-async def drive(args: argparse.Namespace, out: Path) -> None:
+async def drive_patched(
+    script: str, out: Path, extra: list[str], body: bytes, requests: int, database: str | None
+) -> None:
+    """``script serve OUT EXTRA… serve …`` as the gateway on core 0, the scripted upstream on
+    core 1, ``requests`` streams of ``body`` one at a time from core 1; then SIGINT, so that the
+    gateway writes what it recorded."""
     from side_by_side import exact_stream
 
     children = Children()
     try:
         up = start_upstream(children)
         port = free_port()
-        argv = ["taskset", "-c", "0", sys.executable, __file__, "serve", str(out),
+        argv = ["taskset", "-c", "0", sys.executable, script, "serve", str(out), *extra,
                 "serve", "--host", HOST, "--port", str(port)]  # fmt: skip
-        env = gateway_env(upstream_url(up), args.database or f"sqlite:///{out}.db")
+        env = gateway_env(upstream_url(up), database or f"sqlite:///{out}.db")
         gateway = children.start("gateway", argv, env=env)
         await wait_http(port, "/healthz", gateway, children, "gateway")
-        body = UNSTORED_STREAM if args.unstored else STREAMED
-        await load("marks", port, "/v1/responses", body, concurrency=1,
-                   requests=args.requests + WARM_UP, seconds=600, stream=True,
-                   check=exact_stream, marker=DELTA)  # fmt: skip
+        await load("patched", port, "/v1/responses", body, concurrency=1, requests=requests,
+                   seconds=600, stream=True, check=exact_stream, marker=DELTA)  # fmt: skip
         os.kill(gateway.pid, signal.SIGINT)
         gateway.wait(timeout=30)
     finally:
@@ -173,7 +182,8 @@ def main() -> int:
     drive_from_core_1()
     with tempfile.TemporaryDirectory(prefix="first-delta-marks-") as tmp:
         out = Path(tmp) / "marks.json"
-        asyncio.run(drive(args, out))
+        body = UNSTORED_STREAM if args.unstored else STREAMED
+        asyncio.run(drive_patched(__file__, out, [], body, args.requests + WARM_UP, args.database))
         report(orjson.loads(out.read_bytes()))
     return 0
 
