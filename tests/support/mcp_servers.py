@@ -28,7 +28,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from openai.types.responses.tool_param import Mcp
 
-from tests.support.serving import serve_in_thread
+from tests.support.serving import serving_together
 from tests.support.upstream import ToolCall
 
 Scope = dict[str, Any]
@@ -224,16 +224,15 @@ def running_mcp_servers() -> Iterator[McpTestServers]:
     other = Recorder(build_other_server().streamable_http_app())
     unauthorized = Recorder(status_app(401, [(b"www-authenticate", b'Bearer realm="test"')]))
     sink = Recorder(status_app(404, []))
-    with contextlib.ExitStack() as stack:
-        sink_url = stack.enter_context(serve_in_thread(sink))
-        location = f"{sink_url}/mcp".encode()
+    with serving_together() as serve:
+        location = f"{serve(sink)}/mcp".encode()
         redirect = Recorder(status_app(307, [(b"location", location)]))
         yield McpTestServers(
-            streamable_url=stack.enter_context(serve_in_thread(streamable)) + "/mcp",
-            sse_url=stack.enter_context(serve_in_thread(sse)) + "/sse",
-            other_streamable_url=stack.enter_context(serve_in_thread(other)) + "/mcp",
-            unauthorized_url=stack.enter_context(serve_in_thread(unauthorized)) + "/mcp",
-            redirect_url=stack.enter_context(serve_in_thread(redirect)) + "/mcp",
+            streamable_url=serve(streamable) + "/mcp",
+            sse_url=serve(sse) + "/sse",
+            other_streamable_url=serve(other) + "/mcp",
+            unauthorized_url=serve(unauthorized) + "/mcp",
+            redirect_url=serve(redirect) + "/mcp",
             streamable=streamable,
             sse=sse,
             other=other,
