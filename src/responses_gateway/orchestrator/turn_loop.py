@@ -223,6 +223,9 @@ class Orchestrator:
         which sends a whole answer at once, in-process trace, min of 1,700: the first text delta
         went out 0.24 ms sooner, for one pass of the loop, now the producer's own write)."""
         waiting = True
+        # Only ``discard`` reaches here unwrapped. Wrapping it too (an ``Announcing`` with no
+        # snapshot) would drop this check, but put every event of a non-streamed create through
+        # one more call: measured (callgrind), ``store: false`` 0.72 -> 0.74 M instructions.
         sent, flush = (
             (emit.announce, emit.flush)
             if isinstance(emit, Announcing)
