@@ -21,7 +21,7 @@ from openai.types.responses.response_input_param import AdditionalTools
 
 from responses_gateway.service import tool_shapes
 from tests.conftest import Gateway, MakeGateway
-from tests.support.sdk_streams import MODEL, output_item
+from tests.support.sdk_streams import MODEL, error_param, output_item
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall, offered
 from tests.test_api_client_tool_shapes import APPLY_PATCH, DOCS, MULTIPLY
 
@@ -145,6 +145,5 @@ def test_hosted_tools_rejected_on_request(
     }
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model=MODEL, input=[inside])
-    assert isinstance(caught.value.body, dict)
-    assert caught.value.body["param"] == "input[0].tools[0].type"
+    assert error_param(caught.value) == "input[0].tools[0].type"
     assert upstream.requests == []

@@ -22,16 +22,13 @@ from responses_gateway.store.migrations import migrate
 from responses_gateway.store.responses import ResponseStore
 from tests.conftest import Gateway, gateway_settings, pg_admin, scratch_postgres
 from tests.support.database import read_database, with_database
-from tests.support.sdk_streams import output_item
+from tests.support.sdk_streams import narrowed, output_item
 from tests.support.serving import serve_in_thread
 from tests.support.upstream import Reply, ScriptedUpstream
 
 
 def _first_text(item: ResponseItem) -> str:
-    assert isinstance(item, ResponseInputMessageItem), item
-    part = item.content[0]
-    assert isinstance(part, ResponseInputText), part
-    return part.text
+    return narrowed(narrowed(item, ResponseInputMessageItem).content[0], ResponseInputText).text
 
 
 def test_retrieve_and_delete(client: openai.OpenAI, gateway: Gateway) -> None:

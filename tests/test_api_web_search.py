@@ -23,6 +23,7 @@ from tests.conftest import Gateway, gateway_settings
 from tests.support.sdk_streams import (
     MODEL,
     check_stream_invariants,
+    error_param,
     event_at,
     output_item,
     run_stream,
@@ -128,8 +129,7 @@ def test_web_search_allowed_domains(search: openai.OpenAI, upstream: ScriptedUps
     with pytest.raises(openai.BadRequestError) as caught:
         bad = {"type": "web_search", "filters": {"allowed_domains": "example.org"}}  # not a list
         search.responses.create(model=MODEL, input="x", tools=[bad])  # type: ignore[list-item]
-    assert isinstance(caught.value.body, dict)
-    assert caught.value.body["param"] == "tools[0].filters.allowed_domains"
+    assert error_param(caught.value) == "tools[0].filters.allowed_domains"
 
 
 def test_web_search_streamed_in_openai_order(

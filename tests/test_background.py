@@ -22,7 +22,7 @@ from tests.conftest import Gateway
 from tests.support.background import TERMINAL, eventually, resumed_events, settled
 from tests.support.checks import check_response
 from tests.support.mcp_servers import McpTestServers
-from tests.support.sdk_streams import output_item
+from tests.support.sdk_streams import error_param, output_item
 from tests.support.upstream import Reply, ScriptedUpstream, ToolCall
 
 
@@ -230,5 +230,4 @@ def test_background_with_a_conversation_is_refused(client: openai.OpenAI) -> Non
     conversation = client.conversations.create()
     with pytest.raises(openai.BadRequestError) as caught:
         client.responses.create(model="m", input="x", background=True, conversation=conversation.id)
-    assert isinstance(caught.value.body, dict)
-    assert caught.value.body["param"] == "conversation"
+    assert error_param(caught.value) == "conversation"
