@@ -61,13 +61,52 @@ def _wrap_async(
     setattr(owner, name, wrapped)
 
 
-def _patch(current: dict[str, int], rows: list[dict[str, int]]) -> None:
-    """Marks set once per request; requests come one at a time, so one dict holds them."""
+def on_stream_points(
+    request: Callable[[], None],
+    written: Callable[[], None],
+    answered: Callable[[], None],
+    delta_sent: Callable[[], None],
+) -> None:
+    """Calls back at the points of a stream's way to its first delta: a request's first bytes
+    reaching uvicorn, the upstream request about to be written, each of the upstream's reads,
+    and each body sent to the client with a text delta in it, once it is sent."""
     from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
-    import responses_gateway.api.responses as routes
     from responses_gateway import upstream_http
     from responses_gateway.http_server import GuardedHttpToolsProtocol
+
+    request_bytes = GuardedHttpToolsProtocol.data_received
+    reset = upstream_http._Connection.reset
+    answer_bytes = upstream_http._Connection.data_received
+    send = RequestResponseCycle.send
+
+    def request_arrives(self: Any, data: bytes) -> None:
+        if data.startswith(b"POST"):
+            request()
+        request_bytes(self, data)
+
+    def upstream_written(self: Any) -> None:  # reset() is the last step before the write
+        written()
+        reset(self)
+
+    def answer_arrives(self: Any, data: bytes) -> None:
+        answered()
+        answer_bytes(self, data)
+
+    async def sent(self: Any, message: Any) -> None:
+        await send(self, message)
+        if b"output_text.delta" in message.get("body", b""):
+            delta_sent()
+
+    GuardedHttpToolsProtocol.data_received = request_arrives  # type: ignore[method-assign]
+    upstream_http._Connection.reset = upstream_written  # type: ignore[method-assign]
+    upstream_http._Connection.data_received = answer_arrives  # type: ignore[method-assign]
+    RequestResponseCycle.send = sent  # type: ignore[method-assign]
+
+
+def _patch(current: dict[str, int], rows: list[dict[str, int]]) -> None:
+    """Marks set once per request; requests come one at a time, so one dict holds them."""
+    import responses_gateway.api.responses as routes
     from responses_gateway.observability.access import AccessLayer
     from responses_gateway.orchestrator.turn_loop import Orchestrator
     from responses_gateway.service.responses_service import ResponsesService
@@ -76,44 +115,26 @@ def _patch(current: dict[str, int], rows: list[dict[str, int]]) -> None:
     def mark(name: str) -> None:
         current.setdefault(name, time.perf_counter_ns())
 
-    def on(owner: Any, name: str, before: Callable[[Any, Any], None]) -> None:
-        original = getattr(owner, name)
+    def request_starts() -> None:
+        current.clear()
+        mark("request")
 
-        def wrapped(self: Any, data: Any) -> Any:
-            before(self, data)
-            return original(self, data)
+    def first_delta() -> None:
+        if "first delta written" not in current:
+            mark("first delta written")
+            rows.append(dict(current))
 
-        setattr(owner, name, wrapped)
-
-    def request_starts(_: Any, data: bytes) -> None:
-        if data.startswith(b"POST"):
-            current.clear()
-            mark("request")
-
-    on(GuardedHttpToolsProtocol, "data_received", request_starts)
-    on(upstream_http._Connection, "data_received", lambda _, __: mark("upstream answered"))
-    original_reset = upstream_http._Connection.reset
-
-    def reset(self: Any) -> None:
-        mark("upstream written")  # reset() is the last step before the request is written
-        original_reset(self)
-
-    upstream_http._Connection.reset = reset  # type: ignore[method-assign]
+    on_stream_points(
+        request_starts,
+        lambda: mark("upstream written"),
+        lambda: mark("upstream answered"),
+        first_delta,
+    )
     _wrap_async(AccessLayer, "__call__", "access", None, mark)
     _wrap_async(routes, "parse_body", "parse", "parsed", mark)
     _wrap_async(ResponsesService, "prepare", "prepare", "prepared", mark)
     _wrap_async(EventStreamResponse, "__call__", "stream", None, mark)
     _wrap_async(Orchestrator, "run", "orchestrate", None, mark)
-    original_send = RequestResponseCycle.send
-
-    async def send(self: Any, message: Any) -> None:
-        await original_send(self, message)
-        body = message.get("body", b"")
-        if b"output_text.delta" in body and "first delta written" not in current:
-            mark("first delta written")
-            rows.append(dict(current))
-
-    RequestResponseCycle.send = send  # type: ignore[method-assign]
 
 
 def serve(out: str, argv: list[str]) -> None:
